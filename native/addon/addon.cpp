@@ -1,0 +1,11 @@
+// Module entry point: only wiring. Engine logic lives in native/engine/.
+#include <napi.h>
+
+#include "addon/bindings.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  greater::addon::registerInfoBindings(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(greater, Init)

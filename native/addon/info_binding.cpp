@@ -1,0 +1,49 @@
+// N-API glue for engine-wide calls: engineInfo, setThreads, and the async self-test.
+#include <napi.h>
+
+#include "addon/async.h"
+#include "addon/bindings.h"
+#include "engine/engine_info.h"
+
+namespace greater::addon {
+
+static Napi::Value EngineInfoJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto e = greater::engineInfo();
+  auto out = Napi::Object::New(env);
+  out.Set("libtorchVersion", e.libtorchVersion);
+  out.Set("variant", e.variant);
+  out.Set("cudaCompiled", e.cudaCompiled);
+  out.Set("cudaAvailable", e.cudaAvailable);
+  auto devices = Napi::Array::New(env, e.devices.size());
+  for (size_t i = 0; i < e.devices.size(); ++i) devices.Set(i, e.devices[i]);
+  out.Set("devices", devices);
+  out.Set("threads", e.threads);
+  return out;
+}
+
+static Napi::Value SetThreadsJs(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw Napi::TypeError::New(info.Env(), "setThreads(threads): threads must be a number");
+  greater::setThreads(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+static Napi::Value MatmulChecksumJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber())
+    throw Napi::TypeError::New(env, "matmulChecksum(size, seed): size must be a number");
+  const int64_t size = info[0].As<Napi::Number>().Int64Value();
+  const uint64_t seed = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
+  return runAsync<double>(
+      env, [size, seed] { return greater::matmulChecksum(size, seed); },
+      [](Napi::Env env, double& v) -> Napi::Value { return Napi::Number::New(env, v); });
+}
+
+void registerInfoBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("engineInfo", Napi::Function::New(env, EngineInfoJs, "engineInfo"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreadsJs, "setThreads"));
+  exports.Set("matmulChecksum", Napi::Function::New(env, MatmulChecksumJs, "matmulChecksum"));
+}
+
+}  // namespace greater::addon

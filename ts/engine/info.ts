@@ -1,0 +1,42 @@
+// Engine-wide information and the first asynchronous call through the whole pipe.
+import { loadBindingWithPath, readBinaryRecord } from "./binding.js";
+
+export interface EngineInfo {
+  /** libtorch version the addon was compiled against, e.g. "2.13.0". */
+  libtorchVersion: string;
+  /** "cpu" or "cuda": which variant of the addon is loaded. */
+  variant: "cpu" | "cuda";
+  /** The addon was built against a CUDA libtorch. */
+  cudaCompiled: boolean;
+  /** A CUDA device can be used now. */
+  cudaAvailable: boolean;
+  /** Usable devices: "cpu", then "cuda:0", "cuda:1", ... */
+  devices: string[];
+  /** Intra-op CPU threads libtorch uses. */
+  threads: number;
+  /** The .node file that was loaded. */
+  binaryPath: string;
+  /** Where the libtorch the addon was built against came from (when recorded at build time). */
+  libtorchSource?: string;
+}
+
+export function engineInfo(): EngineInfo {
+  const { binding, path } = loadBindingWithPath();
+  const record = readBinaryRecord(path);
+  return { ...binding.engineInfo(), binaryPath: path, libtorchSource: record?.source };
+}
+
+/** Sets libtorch's intra-op thread count for this process. */
+export function setThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`setThreads: threads must be a positive integer, got ${threads}`);
+  loadBindingWithPath().binding.setThreads(threads);
+}
+
+/**
+ * Multiplies two seeded random size×size float64 matrices on a libuv worker thread and resolves with the
+ * sum of the product: a self-test that real tensor work runs off the JS thread and errors come back as
+ * rejected Promises.
+ */
+export function matmulChecksum(size: number, seed = 0): Promise<number> {
+  return loadBindingWithPath().binding.matmulChecksum(size, seed);
+}

@@ -1,0 +1,128 @@
+// The contract between the engine (native/ + ts/engine/model.ts) and its users (optimizer, evaluation).
+// Every position and span is in token indices of the row it belongs to (before any padding the engine
+// adds internally); rows are ragged number[] arrays of token ids.
+
+export type DType = "float32" | "bfloat16" | "float16";
+
+/** Half-open token range [start, end) inside one sequence. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+export interface LoadOptions {
+  /** "cpu" (default), "cuda" or "cuda:N". */
+  device?: string;
+  /** Compute dtype. Default: bfloat16 on CUDA, float32 on CPU. */
+  dtype?: DType;
+}
+
+export interface ModelInfo {
+  architecture: string; // e.g. "LlamaForCausalLM"
+  modelType: string; // config.json model_type, e.g. "llama"
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositionEmbeddings: number;
+  dtype: DType;
+  device: string;
+  parameterCount: number;
+  /** End-of-sequence ids from generation_config.json (else config.json). */
+  eosTokenIds: number[];
+  bosTokenId: number | null;
+  padTokenId: number | null;
+  /** The folder the model was loaded from. */
+  path: string;
+}
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** Extra stop ids, added to info.eosTokenIds. */
+  stopTokenIds?: number[];
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  /** New tokens per row, without the stop token that ended it. */
+  tokens: number[][];
+  /** True where the row ended on a stop token, false where it hit maxNewTokens. */
+  stopped: boolean[];
+}
+
+export interface TopCandidatesOptions {
+  /** Per row: the prompt position i; the proposal is the model's distribution for token i (logits at i-1). */
+  positions: number[];
+  k: number;
+  /** Token ids never proposed (the candidate filter), shared by all rows. */
+  disallowed?: Uint8Array | number[];
+  /** Per row: further ids not to propose (GReaTer masks the token at position i-1). */
+  exclude?: number[][];
+}
+
+export interface OneHotGradientArgs {
+  /** Full sequences: chat(user: question ⊕ prompt) ⊕ reasoning ⊕ " " ⊕ extractor ⊕ answer. */
+  sequences: number[][];
+  /** Per row: the prompt position i whose embedding is replaced by onehot · E[candidates]. */
+  positions: number[];
+  /** Candidate ids, shared by all rows; must contain each row's current token at positions[b]. */
+  candidates: number[];
+  /** Per row: the gold answer's tokens. */
+  answerSpans: Span[];
+  /** Per row: the prompt's tokens (for the fluency term). */
+  promptSpans: Span[];
+  /** Answer logits are divided by this before the cross-entropy (τ, 0.2 in the paper). */
+  temperature: number;
+  /** λ: weight of the prompt's mean NLL in the loss (0.2 in the paper). */
+  controlWeight: number;
+  signal?: AbortSignal;
+}
+
+export interface OneHotGradientResult {
+  /** Per row: dL/d(onehot), one entry per candidate (same order as args.candidates). */
+  gradients: Float32Array[];
+  /** Per row: L = CE(answer logits / τ) + λ · promptNll. */
+  losses: Float32Array;
+  /** Per row: the answer cross-entropy (mean over answer tokens, with τ). */
+  answerLosses: Float32Array;
+  /** Per row: mean negative log-likelihood of the prompt tokens. */
+  promptNll: Float32Array;
+}
+
+export interface ScoreAnswersArgs {
+  sequences: number[][];
+  answerSpans: Span[];
+  promptSpans: Span[];
+  signal?: AbortSignal;
+}
+
+export interface ScoreAnswersResult {
+  /** Per row: mean cross-entropy of the answer tokens (no temperature). */
+  answerLoss: Float32Array;
+  /** Per row: 1 when the arg-max at every answer position equals the gold token. */
+  exactMatch: Uint8Array;
+  /** Per row: mean negative log-likelihood of the prompt tokens. */
+  promptNll: Float32Array;
+}
+
+/**
+ * A loaded causal LM. Heavy calls run off the JS thread; calls on one model are queued in order.
+ * Errors from the engine are `EngineError`s; CUDA out-of-memory has code "OUT_OF_MEMORY".
+ */
+export interface LanguageModel {
+  readonly info: ModelInfo;
+  generate(prompts: number[][], options: GenerateOptions): Promise<GenerateResult>;
+  topCandidates(sequences: number[][], options: TopCandidatesOptions): Promise<number[][]>;
+  oneHotGradient(args: OneHotGradientArgs): Promise<OneHotGradientResult>;
+  scoreAnswers(args: ScoreAnswersArgs): Promise<ScoreAnswersResult>;
+  dispose(): void;
+}
+
+export class EngineError extends Error {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+    this.name = "EngineError";
+  }
+}

@@ -1,0 +1,2 @@
+// The public API of greater. Everything a user imports comes from here.
+export { engineInfo, setThreads, matmulChecksum, type EngineInfo } from "./engine/info.js";
