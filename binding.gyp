@@ -13,7 +13,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "GREATER_VARIANT=\"cpu\""],
       "cflags!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-Wall", "-Wextra", "-Wno-unused-parameter",
+      "cflags_cc": ["<!(node scripts/find-libtorch.mjs --cxx-std)", "-fexceptions", "-frtti", "-Wall", "-Wextra", "-Wno-unused-parameter",
                     "<!(node scripts/find-libtorch.mjs --cxx-flags)"],
       "libraries": [
         "-L<!(node scripts/find-libtorch.mjs --lib)",

@@ -35,6 +35,7 @@ export function describeLibtorch(root, source) {
     version: readVersion(root),
     cuda: readdirSync(libDir).some((f) => f.startsWith("libtorch_cuda.") || f.startsWith("libc10_cuda.")),
     cxx11Abi: readCxx11Abi(root),
+    cxxStandard: readCxxStandard(root),
   };
 }
 
@@ -53,6 +54,13 @@ function readVersion(root) {
     if (m) return m[1];
   }
   return "unknown";
+}
+
+function readCxxStandard(root) {
+  // Our sources are C++17; libtorch 2.14+ headers demand C++20 (they #error otherwise), so compile as
+  // the headers require.
+  const allH = join(root, "include", "torch", "csrc", "api", "include", "torch", "all.h");
+  return existsSync(allH) && /C\+\+20 or later/.test(readFileSync(allH, "utf8")) ? 20 : 17;
 }
 
 function readCxx11Abi(root) {
@@ -132,6 +140,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     "--root": found.root,
     "--cxx-flags": `-D_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi}`,
     "--version": found.version,
+    "--cxx-std": `-std=c++${found.cxxStandard}`,
   }[flag];
   if (out === undefined) {
     console.error(`unknown flag ${flag}`);
