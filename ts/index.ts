@@ -1,2 +1,3 @@
 // The public API of greater. Everything a user imports comes from here.
 export { engineInfo, setThreads, matmulChecksum, type EngineInfo } from "./engine/info.js";
+export * from "./tasks/index.js";
