@@ -1,0 +1,275 @@
+// Deterministic stand-ins for the engine and the text layer, for unit tests of the optimizer's loop.
+// The fake model's behaviour is a pure function of its inputs (hashes of token ids), so two runs with the
+// same seed make the same calls and get the same answers; words listed as GOOD make answers right more
+// often, so the search has something to find.
+import { EngineError, type LanguageModel, type ModelInfo, type Span } from "../../ts/engine/types.js";
+import type { ExampleInput, ExampleLayout, ModelTokenizer } from "../../ts/text/types.js";
+import type { TextFunctions } from "../../ts/optimizer/greater.js";
+import type { TrainingExample } from "../../ts/optimizer/context.js";
+
+const SPECIALS = ["<bos>", "<eot>", "<pad>", "<assistant>"];
+const WORDS = [
+  " proper", " logical", " reasoning", " and", " think", " step", " by", " careful", " exact", " quick",
+  " the", " a", " answer", " final", " give", " correct", " actual", " Finally", " Use", " is", " of",
+  " verify", " guess", " sum", ".", ",", "_", " Therefore", "$",
+];
+export const GOOD_WORDS = [" careful", " step", " verify", " exact"];
+
+/** Word-level tokenizer: the words above, then every printable ASCII character as a fallback token. */
+export class FakeTokenizer implements ModelTokenizer {
+  readonly vocab: string[];
+  readonly bosTokenId = 0;
+  readonly eosTokenId = 1;
+  readonly padTokenId = 2;
+  readonly stopTokenIds = [1];
+  readonly specialTokenIds = new Set([0, 1, 2, 3]);
+  private readonly byText = new Map<string, number>();
+
+  constructor() {
+    const chars = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter((c) => !WORDS.includes(c));
+    this.vocab = [...SPECIALS, ...WORDS, ...chars];
+    this.vocab.forEach((text, id) => this.byText.set(text, id));
+  }
+
+  get vocabSize(): number {
+    return this.vocab.length;
+  }
+
+  id(text: string): number {
+    const id = this.byText.get(text);
+    if (id === undefined) throw new Error(`fake vocabulary has no ${JSON.stringify(text)}`);
+    return id;
+  }
+
+  encode(text: string): number[] {
+    const ids: number[] = [];
+    let at = 0;
+    while (at < text.length) {
+      let best = -1;
+      let bestLength = 0;
+      for (let id = SPECIALS.length; id < this.vocab.length; id++) {
+        const piece = this.vocab[id];
+        if (piece.length > bestLength && text.startsWith(piece, at)) {
+          best = id;
+          bestLength = piece.length;
+        }
+      }
+      if (best < 0) throw new Error(`fake tokenizer cannot encode ${JSON.stringify(text[at])}`);
+      ids.push(best);
+      at += bestLength;
+    }
+    return ids;
+  }
+
+  decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string {
+    return ids
+      .filter((id) => !(options?.skipSpecialTokens && this.specialTokenIds.has(id)))
+      .map((id) => this.vocab[id])
+      .join("");
+  }
+
+  renderUserTurn(content: string): string {
+    return `<bos>${content}<eot><assistant>`;
+  }
+}
+
+/** The authors' user turn, `"{question}. Use"{prompt}`, laid out in ids with spans. */
+export function fakeLayout(tokenizer: FakeTokenizer): (input: ExampleInput) => ExampleLayout {
+  return (input) => {
+    const ids: number[] = [tokenizer.bosTokenId];
+    const span = (start: number): Span => ({ start, end: ids.length });
+    const questionStart = ids.length;
+    ids.push(...tokenizer.encode(`"${input.question}. Use"`));
+    const question = span(questionStart);
+    const promptStart = ids.length;
+    ids.push(...input.prompt);
+    const prompt = span(promptStart);
+    const headerStart = ids.length;
+    ids.push(tokenizer.eosTokenId, 3);
+    const header = span(headerStart);
+    const reasoningStart = ids.length;
+    ids.push(...(input.reasoning ?? []));
+    const reasoning = span(reasoningStart);
+    const extractorStart = ids.length;
+    if (input.extractor !== undefined) ids.push(...tokenizer.encode(` ${input.extractor}`));
+    const extractor = span(extractorStart);
+    const answerStart = ids.length;
+    if (input.answer !== undefined) ids.push(...tokenizer.encode(input.answer));
+    const answer = span(answerStart);
+    return { ids, spans: { question, prompt, header, reasoning, extractor, answer } };
+  };
+}
+
+/** The strict rule of the text layer, on the fake vocabulary: letters and spaces, or exactly ".", ",", " ". */
+export function fakeTextFunctions(tokenizer: FakeTokenizer): TextFunctions {
+  const disallowed = new Uint8Array(tokenizer.vocabSize);
+  tokenizer.vocab.forEach((text, id) => {
+    const allowed = !tokenizer.specialTokenIds.has(id) && ([".", ",", " "].includes(text) || /^[A-Za-z ]+$/.test(text));
+    disallowed[id] = allowed ? 0 : 1;
+  });
+  return { layout: fakeLayout(tokenizer), disallowed };
+}
+
+export function fakeExamples(count: number): TrainingExample[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `train:${i}`,
+    question: `What is ${(i * 7) % 10} + ${(i * 3) % 10}`,
+    answer: String(((i * 7) % 10 + (i * 3) % 10) % 10),
+  }));
+}
+
+/** FNV-1a over numbers: a stable pseudo-random function of the inputs. */
+export function hash(...values: number[]): number {
+  let h = 0x811c9dc5;
+  for (const value of values) {
+    h ^= value & 0xffff;
+    h = Math.imul(h, 0x01000193) >>> 0;
+    h ^= value >>> 16;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export type CallKind = "generate" | "topCandidates" | "oneHotGradient" | "scoreAnswers";
+
+export interface FakeModelOptions {
+  /** Calls with more rows than this throw an out-of-memory EngineError. */
+  oomAbove?: Partial<Record<CallKind, number>>;
+  /** Milliseconds each generate call takes (it honours the abort signal meanwhile). */
+  generateDelayMs?: number;
+}
+
+/**
+ * A LanguageModel whose outputs are hashes of its inputs. Reasoning is a few tokens chosen by the prompt's
+ * words; answers are right more often the more GOOD words the sequence holds.
+ */
+export class FakeModel implements LanguageModel {
+  readonly info: ModelInfo;
+  readonly calls: { kind: CallKind; rows: number }[] = [];
+  disposed = false;
+  private readonly good: Set<number>;
+
+  constructor(
+    private readonly tokenizer: FakeTokenizer,
+    private readonly options: FakeModelOptions = {},
+  ) {
+    this.good = new Set(GOOD_WORDS.map((word) => tokenizer.id(word)));
+    this.info = {
+      architecture: "FakeForCausalLM",
+      modelType: "fake",
+      vocabSize: tokenizer.vocabSize,
+      hiddenSize: 8,
+      numLayers: 1,
+      numHeads: 1,
+      numKvHeads: 1,
+      headDim: 8,
+      maxPositionEmbeddings: 4096,
+      dtype: "float32",
+      device: "cpu",
+      parameterCount: 0,
+      eosTokenIds: [tokenizer.eosTokenId],
+      bosTokenId: tokenizer.bosTokenId,
+      padTokenId: tokenizer.padTokenId,
+      path: "(fake)",
+    };
+  }
+
+  private enter(kind: CallKind, rows: number): void {
+    const limit = this.options.oomAbove?.[kind];
+    if (limit !== undefined && rows > limit) {
+      throw new EngineError(`CUDA out of memory (fake: ${rows} rows > ${limit})`, "OUT_OF_MEMORY");
+    }
+    this.calls.push({ kind, rows });
+  }
+
+  private goodCount(ids: number[]): number {
+    return ids.filter((id) => this.good.has(id)).length;
+  }
+
+  async generate(prompts: number[][], options: { maxNewTokens: number; signal?: AbortSignal }) {
+    options.signal?.throwIfAborted();
+    this.enter("generate", prompts.length);
+    if (this.options.generateDelayMs) await abortableDelay(this.options.generateDelayMs, options.signal);
+    const t = this.tokenizer;
+    const tokens = prompts.map((row) => {
+      const careful = this.goodCount(row) > 0;
+      const words = careful ? [" step", " by", " step", "."] : [" the", " sum", "."];
+      const extra = hash(...row) % 3; // a little variety per row
+      return [...words.slice(0, words.length - 1), ...Array(extra).fill(t.id(" a")), t.id(".")].slice(0, options.maxNewTokens);
+    });
+    return { tokens, stopped: tokens.map(() => true) };
+  }
+
+  async topCandidates(
+    sequences: number[][],
+    options: { positions: number[]; k: number; disallowed?: Uint8Array | number[]; exclude?: number[][] },
+  ) {
+    this.enter("topCandidates", sequences.length);
+    return sequences.map((row, r) => {
+      const prefix = row.slice(0, options.positions[r]);
+      const banned = new Set(options.exclude?.[r] ?? []);
+      const scored: { id: number; score: number }[] = [];
+      for (let id = 0; id < this.info.vocabSize; id++) {
+        if (options.disallowed?.[id] || banned.has(id)) continue;
+        // A shared preference (word ids first) plus a per-row nudge, so examples agree only partly.
+        const shared = id < 4 + WORDS.length ? 100 - (hash(id) % 40) : 0;
+        scored.push({ id, score: shared + (hash(id, ...prefix.slice(-3), prefix.length, hash(...prefix) % 4) % 60) });
+      }
+      scored.sort((a, b) => b.score - a.score || a.id - b.id);
+      return scored.slice(0, options.k).map((entry) => entry.id);
+    });
+  }
+
+  async oneHotGradient(args: {
+    sequences: number[][];
+    positions: number[];
+    candidates: number[];
+    answerSpans: Span[];
+    promptSpans: Span[];
+    signal?: AbortSignal;
+  }) {
+    args.signal?.throwIfAborted();
+    this.enter("oneHotGradient", args.sequences.length);
+    for (const [r, row] of args.sequences.entries()) {
+      if (!args.candidates.includes(row[args.positions[r]])) throw new Error("current token missing from candidates");
+    }
+    const gradients = args.sequences.map((row) =>
+      Float32Array.from(args.candidates, (id) => (this.good.has(id) ? -1 : 0) + ((hash(id, ...row) % 100) - 50) / 100),
+    );
+    const losses = Float32Array.from(args.sequences, (row) => 1 / (1 + this.goodCount(row)));
+    return { gradients, losses, answerLosses: losses, promptNll: Float32Array.from(args.sequences, () => 0.5) };
+  }
+
+  async scoreAnswers(args: { sequences: number[][]; answerSpans: Span[]; promptSpans: Span[]; signal?: AbortSignal }) {
+    args.signal?.throwIfAborted();
+    this.enter("scoreAnswers", args.sequences.length);
+    // Good words in the prompt help, up to 11 answers in 20 (so the loss stays well above 0.12).
+    const exactMatch = Uint8Array.from(args.sequences, (row, r) => {
+      const good = this.goodCount(row.slice(args.promptSpans[r].start, args.promptSpans[r].end));
+      return hash(...row) % 20 < 3 + 2 * Math.min(good, 4) ? 1 : 0;
+    });
+    const promptNll = Float32Array.from(args.sequences, (row, r) => {
+      const prompt = row.slice(args.promptSpans[r].start, args.promptSpans[r].end);
+      return prompt.reduce((sum, id) => sum + 1 + (id % 7) / 10, 0) / Math.max(1, prompt.length);
+    });
+    return { answerLoss: Float32Array.from(exactMatch, (m) => 1 - m), exactMatch, promptNll };
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new EngineError("generation aborted", "ABORTED"));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

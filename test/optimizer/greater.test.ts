@@ -1,0 +1,293 @@
+import { describe, expect, it } from "vitest";
+import {
+  GreaterOptimizer,
+  OptimizationAbortedError,
+  optimize,
+  optimizeSteps,
+  type OptimizeOptions,
+} from "../../ts/optimizer/greater.js";
+import type { GreaterEvent, StepEvent, StepRecord } from "../../ts/optimizer/events.js";
+import { parseState, type OptimizerState } from "../../ts/optimizer/state.js";
+import type { GreaterConfig } from "../../ts/optimizer/config.js";
+import { FakeModel, FakeTokenizer, fakeExamples, fakeTextFunctions, type FakeModelOptions } from "./fakes.js";
+
+const tokenizer = new FakeTokenizer();
+const text = fakeTextFunctions(tokenizer);
+const task = { name: "fake", extractor: "Therefore, the answer is $", train: fakeExamples(8) };
+const base: Partial<GreaterConfig> = {
+  initialPrompt: " proper logical reasoning and think.",
+  topK: 6,
+  minCandidates: 4,
+  steps: 8,
+  seed: 17,
+};
+
+function run(config: Partial<GreaterConfig>, modelOptions: FakeModelOptions = {}, options: Partial<OptimizeOptions> = {}) {
+  const model = new FakeModel(tokenizer, modelOptions);
+  return { model, optimizer: optimizeSteps(model, tokenizer, task, { ...base, ...config }, { text, ...options }) };
+}
+
+async function collect(optimizer: GreaterOptimizer): Promise<GreaterEvent[]> {
+  const events: GreaterEvent[] = [];
+  for await (const event of optimizer) events.push(event);
+  return events;
+}
+
+/** A step record without what depends on the clock. */
+function deterministic(record: StepRecord | StepEvent): object {
+  const { timingsMs, ...rest } = record as StepRecord & { eta?: unknown };
+  delete (rest as { eta?: unknown }).eta;
+  return rest;
+}
+
+function stateWithoutTimings(state: OptimizerState): object {
+  return { ...state, history: state.history.map(deterministic) };
+}
+
+describe("GreaterOptimizer loop", () => {
+  it("reports the projected work first, then one event per step until the step budget", async () => {
+    const { optimizer } = run({});
+    const events = await collect(optimizer);
+    const [start, ...steps] = events;
+    expect(start.type).toBe("start");
+    if (start.type !== "start") return;
+    const prefixTokens = task.train
+      .map((e) => text.layout({ question: e.question, prompt: tokenizer.encode(base.initialPrompt as string) }).ids.length)
+      .reduce((a, b) => a + b, 0);
+    expect(start.projected).toEqual({
+      trainExamples: 8,
+      generatedSequences: { refresh: 8, selection: 24, total: 32 },
+      prefixTokens: prefixTokens * 4,
+      maxNewTokens: 32 * 1024,
+      forwardRows: { proposal: 8, gradient: 8, scoring: 24, total: 40 },
+      backwardRows: 8,
+      engineCalls: 5,
+    });
+    expect(steps).toHaveLength(8);
+    steps.forEach((event, i) => {
+      expect(event.type).toBe("step");
+      if (event.type !== "step") return;
+      expect(event.step).toBe(i);
+      expect(event.eta.remainingSteps).toBe(7 - i);
+      expect(event.rescored.length).toBeGreaterThan(0);
+      expect(event.rescored.length).toBeLessThanOrEqual(3);
+      expect(event.prompt.ids[event.position]).toBe(event.chosen.token);
+      expect(event.loss).toBe(event.rescored.find((c) => c.token === event.chosen.token)?.score);
+      expect(event.candidates.every((c) => typeof c.gradient === "number")).toBe(true);
+      expect(Object.keys(event.timingsMs)).toEqual(["refresh", "proposal", "gradient", "ranking", "selection", "total"]);
+    });
+    expect((steps.at(-1) as StepEvent).stop).toBe("steps");
+    expect(optimizer.finished).toBe(true);
+  });
+
+  it("moves one position per step, wrapping after a sentence end and growing with the filler otherwise", async () => {
+    const { optimizer } = run({ initialPrompt: " proper logical.", steps: 12 });
+    const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
+    const filler = tokenizer.id("_");
+    let position = 0;
+    let length = 3;
+    for (const event of events) {
+      expect(event.position).toBe(position);
+      expect(event.prompt.ids).toHaveLength(length);
+      if (position + 1 < length) {
+        expect(event.next).toEqual({ position: position + 1, wrapped: false, grew: false });
+      } else if (event.chosen.text.includes(".")) {
+        expect(event.next).toEqual({ position: 0, wrapped: true, grew: false });
+      } else {
+        expect(event.next).toEqual({ position: length, wrapped: false, grew: true });
+        length++;
+      }
+      position = event.next.position;
+    }
+    const state = optimizer.state;
+    expect(state.prompt.length).toBe(length);
+    if (events.at(-1)?.next.grew) expect(state.prompt.at(-1)).toBe(filler);
+  });
+
+  it("makes each phase one batched engine call over all examples", async () => {
+    const { model, optimizer } = run({ steps: 1 });
+    await collect(optimizer);
+    const [record] = optimizer.state.history;
+    const kinds = model.calls.map((call) => call.kind);
+    expect(kinds).toEqual(["generate", "topCandidates", "oneHotGradient", "generate", "scoreAnswers"]);
+    expect(model.calls[0].rows).toBe(8);
+    expect(model.calls[2].rows).toBe(8);
+    const fresh = record.rescored.filter((c) => !c.cached);
+    const regenerated = fresh.filter((c) => c.token !== optimizer.state.initialPrompt[0]).length;
+    expect(model.calls[3].rows).toBe(regenerated * 8);
+    expect(model.calls[4].rows).toBe(fresh.length * 8);
+  });
+
+  it("resumes from a saved state with exactly the steps of an uninterrupted run", async () => {
+    const whole = run({ steps: 8 }).optimizer;
+    const wholeEvents = (await collect(whole)).filter((e): e is StepEvent => e.type === "step");
+
+    const first = run({ steps: 8 }).optimizer;
+    for (let i = 0; i < 4; i++) await first.step();
+    const saved = JSON.parse(JSON.stringify(first.state));
+    const resumed = run({ steps: 8 }, {}, { resumeFrom: parseState(saved) }).optimizer;
+    const resumedEvents = await collect(resumed);
+    expect(resumedEvents[0]).toMatchObject({ type: "start", resumed: true, stepsDone: 4 });
+    const later = resumedEvents.slice(1) as StepEvent[];
+    expect(later.map(deterministic)).toEqual(wholeEvents.slice(4).map(deterministic));
+    expect(stateWithoutTimings(resumed.state)).toEqual(stateWithoutTimings(whole.state));
+  });
+
+  it("extends a finished run when resumed with a larger step budget", async () => {
+    const short = run({ steps: 3 }).optimizer;
+    await collect(short);
+    expect(short.state.stop).toBe("steps");
+    const longer = run({ steps: 5 }, {}, { resumeFrom: short.state }).optimizer;
+    const events = await collect(longer);
+    expect(events.filter((e) => e.type === "step")).toHaveLength(2);
+    const whole = run({ steps: 5 }).optimizer;
+    await collect(whole);
+    expect(stateWithoutTimings(longer.state)).toEqual(stateWithoutTimings(whole.state));
+  });
+
+  it("refuses to resume with another search configuration or other train examples", () => {
+    const model = new FakeModel(tokenizer);
+    const saved = optimizeSteps(model, tokenizer, task, base, { text }).state;
+    expect(() => optimizeSteps(model, tokenizer, task, { ...base, topK: 9 }, { text, resumeFrom: saved })).toThrow(
+      /config\.topK is 9 but the saved run used 6/,
+    );
+    const otherTask = { ...task, train: fakeExamples(7) };
+    expect(() => optimizeSteps(model, tokenizer, otherTask, base, { text, resumeFrom: saved })).toThrow(/train examples differ/);
+  });
+
+  it("never ends on out-of-memory: calls are split, the run is the same, the split sizes are reported", async () => {
+    const plain = run({ steps: 3 }).optimizer;
+    await collect(plain);
+    const { model, optimizer } = run({ steps: 3 }, { oomAbove: { generate: 5, topCandidates: 3, oneHotGradient: 2, scoreAnswers: 7 } });
+    const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
+    expect(events[0].splitSizes).toEqual({ generate: 4, topCandidates: 2, oneHotGradient: 2, scoreAnswers: 6 });
+    expect(model.calls.every((call) => call.rows <= { generate: 5, topCandidates: 3, oneHotGradient: 2, scoreAnswers: 7 }[call.kind])).toBe(true);
+    const strip = (s: OptimizerState) => ({ ...stateWithoutTimings(s), splitSizes: null, history: s.history.map((h) => ({ ...deterministic(h), splitSizes: null })) });
+    expect(strip(optimizer.state)).toEqual(strip(plain.state));
+    expect(optimizer.state.splitSizes).toEqual(events[0].splitSizes);
+  });
+
+  it("stops within a second of an abort, keeps the last step's state, and leaves the model usable", async () => {
+    const controller = new AbortController();
+    const { model, optimizer } = run({ steps: 5 }, { generateDelayMs: 30_000 }, { signal: controller.signal });
+    const started = Date.now();
+    setTimeout(() => controller.abort(), 100);
+    const error = await optimizer.step().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OptimizationAbortedError);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const state = (error as OptimizationAbortedError).state;
+    expect(state.stepsDone).toBe(0);
+    expect(state).toEqual(optimizer.state);
+    // The same model goes on working for a new run resumed from the saved state.
+    const fastModel = Object.assign(model, {});
+    (fastModel as unknown as { options: FakeModelOptions }).options.generateDelayMs = 0;
+    const resumed = optimizeSteps(fastModel, tokenizer, task, { ...base, steps: 5 }, { text, resumeFrom: state });
+    const event = await resumed.step();
+    expect(event.step).toBe(0);
+  });
+
+  it("stops early once the loss falls under the threshold", async () => {
+    const whole = run({ steps: 8 }).optimizer;
+    await collect(whole);
+    const losses = whole.state.history.map((h) => h.loss);
+    const lowest = Math.min(...losses);
+    const firstLowest = losses.indexOf(lowest);
+    const { optimizer } = run({ steps: 8, lossThreshold: lowest + 1e-9 });
+    const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
+    expect(events).toHaveLength(firstLowest + 1);
+    expect(events.at(-1)?.stop).toBe("threshold");
+    expect(events.at(-1)?.eta.remainingSteps).toBe(0);
+  });
+
+  it("stops when the best loss has not improved for more than `patience` steps", async () => {
+    const whole = run({ steps: 8 }).optimizer;
+    await collect(whole);
+    const counters = whole.state.history.map((_, i) => {
+      const losses = whole.state.history.slice(0, i + 1).map((h) => h.loss);
+      return i - losses.indexOf(Math.min(...losses));
+    });
+    const stopAt = counters.findIndex((c) => c > 1);
+    expect(stopAt).toBeGreaterThan(0); // the fake run has a plateau of at least two steps
+    const { optimizer } = run({ steps: 8, patience: 1 });
+    const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
+    expect(events).toHaveLength(stopAt + 1);
+    expect(events.at(-1)?.stop).toBe("patience");
+  });
+
+  it("returns the best prompt, its train loss, dev accuracy from the evaluator, top prompts and history", async () => {
+    const evaluated: string[] = [];
+    const model = new FakeModel(tokenizer);
+    const progress: GreaterEvent[] = [];
+    const result = await optimize(model, tokenizer, task, { ...base, steps: 6 }, {
+      text,
+      onProgress: (event) => progress.push(event),
+      evaluate: async (prompt) => {
+        evaluated.push(prompt.text);
+        return 0.75;
+      },
+    });
+    expect(progress).toHaveLength(7);
+    expect(result.history).toHaveLength(6);
+    const lowest = Math.min(...result.history.map((h) => h.loss));
+    expect(result.trainLoss).toBe(lowest);
+    const bestRecord = result.history.find((h) => h.loss === lowest) as StepRecord;
+    expect(result.bestStep).toBe(bestRecord.step);
+    expect(result.bestPrompt).toEqual(bestRecord.prompt);
+    expect(evaluated).toEqual([result.bestPrompt.text]);
+    expect(result.devAccuracy).toBe(0.75);
+    expect(result.topPrompts[0].loss).toBe(lowest);
+    expect(result.topPrompts.map((p) => p.loss)).toEqual([...result.topPrompts.map((p) => p.loss)].sort((a, b) => a - b));
+    expect(result.stopReason).toBe("steps");
+    expect(result.state.stepsDone).toBe(6);
+  });
+
+  it("gives a null dev accuracy without an evaluator", async () => {
+    const result = await optimize(new FakeModel(tokenizer), tokenizer, task, { ...base, steps: 1 }, { text });
+    expect(result.devAccuracy).toBeNull();
+  });
+});
+
+describe("ablations", () => {
+  it("reasoning: false computes the gradient with the answer right after the prompt and skips the refresh", async () => {
+    const { model, optimizer } = run({ steps: 1, reasoning: false });
+    const seen: number[][] = [];
+    const original = model.oneHotGradient.bind(model);
+    model.oneHotGradient = async (args) => {
+      args.sequences.forEach((row, r) => {
+        const layout = text.layout({ question: task.train[r].question, prompt: row.slice(args.promptSpans[r].start, args.promptSpans[r].end), reasoning: [], extractor: task.extractor, answer: task.train[r].answer });
+        seen.push(layout.ids);
+        expect(row).toEqual(layout.ids);
+      });
+      return original(args);
+    };
+    await collect(optimizer);
+    expect(seen).toHaveLength(8);
+    expect(model.calls.map((c) => c.kind)).toEqual(["topCandidates", "oneHotGradient", "generate", "scoreAnswers"]);
+  });
+
+  it('ranking: "random" draws the re-scored candidates from the proposal without a gradient pass', async () => {
+    const { model, optimizer } = run({ steps: 2, ranking: "random" });
+    const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
+    expect(model.calls.some((c) => c.kind === "oneHotGradient")).toBe(false);
+    for (const event of events) {
+      expect(event.candidates.every((c) => c.gradient === null)).toBe(true);
+      expect(event.gradientLoss).toBeNull();
+      const proposed = event.candidates.map((c) => c.token);
+      expect(event.ranked.every((r) => proposed.includes(r.token))).toBe(true);
+      expect(new Set(event.ranked.map((r) => r.token)).size).toBe(event.ranked.length);
+    }
+  });
+
+  it("controlWeight: 0 drops the fluency term from the gradient loss and the selection score", async () => {
+    const { model, optimizer } = run({ steps: 1, controlWeight: 0 });
+    const weights: number[] = [];
+    const original = model.oneHotGradient.bind(model);
+    model.oneHotGradient = async (args) => {
+      weights.push(args.controlWeight);
+      return original(args);
+    };
+    const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
+    expect(weights).toEqual([0]);
+    for (const c of events[0].rescored) expect(c.score).toBe(c.mistakeRate);
+  });
+});
