@@ -125,14 +125,18 @@ describe("proposeCandidates against a model", () => {
     const context = contextFor(model);
     const prompt = tokenizer.encode(" proper logical reasoning.");
     const current = prefixesOnly(context, prompt);
-    const lists = await model.topCandidates(current.prefixes.map((l) => l.ids), {
-      positions: current.prefixes.map((l) => l.spans.prompt.start + 1),
-      k: 4,
-      disallowed: text.disallowed,
-      exclude: current.prefixes.map(() => [prompt[0]]),
-    });
+    const listsFor = (k: number) =>
+      model.topCandidates(
+        current.prefixes.map((l) => l.ids),
+        {
+          positions: current.prefixes.map((l) => l.spans.prompt.start + 1),
+          k,
+          disallowed: text.disallowed,
+          exclude: current.prefixes.map(() => [prompt[0]]),
+        },
+      );
     const proposal = await proposeCandidates(context, current, 1, new Mulberry32(21));
-    const expected = await drawCandidateSet(() => lists, prompt[1], context.config, new Mulberry32(21));
+    const expected = await drawCandidateSet(listsFor, prompt[1], context.config, new Mulberry32(21));
     expect(proposal).toEqual(expected);
     expect(proposal.candidates).toContain(prompt[1]);
   });
