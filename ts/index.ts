@@ -1,3 +1,4 @@
 // The public API of greater. Everything a user imports comes from here.
 export { engineInfo, setThreads, matmulChecksum, type EngineInfo } from "./engine/info.js";
 export * from "./tasks/index.js";
+export * from "./runs/index.js";
