@@ -2,3 +2,4 @@
 export { engineInfo, setThreads, matmulChecksum, type EngineInfo } from "./engine/info.js";
 export * from "./tasks/index.js";
 export * from "./runs/index.js";
+export * from "./text/index.js";

@@ -24,6 +24,12 @@ export interface ModelTokenizer {
   decode(ids: number[], options?: { skipSpecialTokens?: boolean }): string;
   /** Renders the chat template for one user message, with the assistant header (generation prompt). */
   renderUserTurn(content: string): string;
+  /** Optional: the unk id where the tokenizer has one. */
+  readonly unkTokenId?: number | null;
+  /** Optional: ids of all added tokens, special or not (e.g. Qwen's <think>); never prompt candidates. */
+  readonly addedTokenIds?: ReadonlySet<number>;
+  /** Optional: sha256 of tokenizer.json; keys on-disk caches (the candidate mask). Without it nothing is cached. */
+  readonly fingerprint?: string;
 }
 
 export interface ExampleInput {
@@ -53,7 +59,8 @@ export interface ExampleLayout {
 }
 
 export interface CandidateFilterOptions {
-  /** "strict": letters and spaces only, plus the single tokens ".", ",", " " (the paper's code).
-   *  "punctuation": also allows ASCII punctuation. */
-  rule?: "strict" | "punctuation";
+  /** "strict" (default): letters and spaces only, plus the single tokens ".", ",", " " (the paper's code).
+   *  "punctuation": also allows ASCII punctuation.
+   *  "ascii": any printable ASCII (the original llm-attacks filter). */
+  rule?: "strict" | "punctuation" | "ascii";
 }

