@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { drawCandidateSet, proposeCandidates, unionOfIntersections } from "../../ts/optimizer/candidates.js";
 import { resolveConfig } from "../../ts/optimizer/config.js";
-import type { StepContext } from "../../ts/optimizer/context.js";
+import { canonicalPrompt, placesVerbatim, type StepContext } from "../../ts/optimizer/context.js";
 import { RowSplitter } from "../../ts/optimizer/oom.js";
 import { Mulberry32 } from "../../ts/optimizer/prng.js";
 import { prefixesOnly } from "../../ts/optimizer/reasoning.js";
-import { FakeModel, FakeTokenizer, fakeExamples, fakeTextFunctions } from "./fakes.js";
+import { FakeModel, FakeTokenizer, fakeExamples, fakeLayout, fakeTextFunctions } from "./fakes.js";
 
 // Seed 3 draws, for 3 of 5 examples: [3, 1, 0], then [0, 4, 3], then [2, 1, 0]
 // (tools/reference/mulberry32.py: Mulberry32(3).sample_without_replacement(5, 3) three times).
@@ -95,6 +95,7 @@ describe("proposeCandidates against a model", () => {
       disallowed: text.disallowed,
       stopTokenIds: [1],
       splitter: new RowSplitter(null),
+      probes: fakeExamples(1),
     };
   }
 
@@ -139,5 +140,44 @@ describe("proposeCandidates against a model", () => {
     const expected = await drawCandidateSet(listsFor, prompt[1], context.config, new Mulberry32(21));
     expect(proposal).toEqual(expected);
     expect(proposal.candidates).toContain(prompt[1]);
+  });
+});
+
+describe("candidates that would not survive the prompt's round trip through text", () => {
+  const tokenizer = new FakeTokenizer([" think_"]);
+  const text = fakeTextFunctions(tokenizer);
+  const context = (model: FakeModel): StepContext => ({
+    model,
+    tokenizer,
+    config: resolveConfig({ topK: 3, topQ: 1, examplesPerIntersection: 2, minCandidates: 2 }),
+    examples: fakeExamples(2),
+    extractor: "So $",
+    layout: fakeLayout(tokenizer, true),
+    disallowed: text.disallowed,
+    stopTokenIds: [1],
+    splitter: new RowSplitter(null),
+    probes: fakeExamples(1),
+  });
+
+  it("are dropped from the union before its size is checked", async () => {
+    const model = new FakeModel(tokenizer);
+    const ids = (...texts: string[]) => texts.map((t) => tokenizer.id(t));
+    // Both examples propose "a", " careful", " exact" first, then " quick", " sum".
+    model.topCandidates = async (sequences, options) =>
+      sequences.map(() => ids("a", " careful", " exact", " quick", " sum").slice(0, options.k));
+    const c = context(model);
+    const prompt = ids(" proper", " ", ".");
+    // " " followed by "a" reads " a", which the tokenizer writes as one token: "a" cannot sit at position 2.
+    const proposal = await proposeCandidates(c, prefixesOnly(c, prompt), 2, new Mulberry32(0));
+    expect(proposal.candidates).toEqual([...ids(" careful", " exact")].sort((a, b) => a - b).concat(ids(".")));
+    expect(proposal.k).toBe(3);
+  });
+
+  it("a prompt whose text tokenizes otherwise is replaced by that tokenization", () => {
+    const c = context(new FakeModel(tokenizer));
+    const ids = (...texts: string[]) => texts.map((t) => tokenizer.id(t));
+    expect(canonicalPrompt(c, ids(" proper", " think"))).toEqual(ids(" proper", " think"));
+    expect(canonicalPrompt(c, ids(" ", "a", " think", "_"))).toEqual(ids(" a", " think_"));
+    expect(placesVerbatim(c, ids(" think", "_"))).toBe(false);
   });
 });

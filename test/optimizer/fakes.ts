@@ -25,9 +25,10 @@ export class FakeTokenizer implements ModelTokenizer {
   readonly specialTokenIds = new Set([0, 1, 2, 3]);
   private readonly byText = new Map<string, number>();
 
-  constructor() {
+  /** @param extraWords more multi-character tokens, appended after the fallback characters */
+  constructor(extraWords: string[] = []) {
     const chars = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter((c) => !WORDS.includes(c));
-    this.vocab = [...SPECIALS, ...WORDS, ...chars];
+    this.vocab = [...SPECIALS, ...WORDS, ...chars, ...extraWords];
     this.vocab.forEach((text, id) => this.byText.set(text, id));
   }
 
@@ -73,8 +74,12 @@ export class FakeTokenizer implements ModelTokenizer {
   }
 }
 
-/** The authors' user turn, `"{question}. Use"{prompt}`, laid out in ids with spans. */
-export function fakeLayout(tokenizer: FakeTokenizer): (input: ExampleInput) => ExampleLayout {
+/**
+ * The authors' user turn, `"{question}. Use"{prompt}`, laid out in ids with spans. With `retokenize`, the
+ * prompt goes through text (decoded, then encoded again) as the real layout does, so tokens that merge
+ * with each other come back as other ids.
+ */
+export function fakeLayout(tokenizer: FakeTokenizer, retokenize = false): (input: ExampleInput) => ExampleLayout {
   return (input) => {
     const ids: number[] = [tokenizer.bosTokenId];
     const span = (start: number): Span => ({ start, end: ids.length });
@@ -82,7 +87,7 @@ export function fakeLayout(tokenizer: FakeTokenizer): (input: ExampleInput) => E
     ids.push(...tokenizer.encode(`"${input.question}. Use"`));
     const question = span(questionStart);
     const promptStart = ids.length;
-    ids.push(...input.prompt);
+    ids.push(...(retokenize ? tokenizer.encode(tokenizer.decode(input.prompt)) : input.prompt));
     const prompt = span(promptStart);
     const headerStart = ids.length;
     ids.push(tokenizer.eosTokenId, 3);

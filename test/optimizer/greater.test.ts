@@ -80,8 +80,11 @@ describe("GreaterOptimizer loop", () => {
     expect(optimizer.finished).toBe(true);
   });
 
-  it("moves one position per step, wrapping after a sentence end and growing with the filler otherwise", async () => {
-    const { optimizer } = run({ initialPrompt: " proper logical.", steps: 12 });
+  it.each([
+    [" proper logical.", "wrapped"],
+    [" proper logical and", "grew"],
+  ] as const)("moves one position per step, wrapping after a sentence end, growing with the filler otherwise (%j)", async (initialPrompt, seen) => {
+    const { optimizer } = run({ initialPrompt, steps: 12 });
     const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
     const filler = tokenizer.id("_");
     let position = 0;
@@ -90,17 +93,18 @@ describe("GreaterOptimizer loop", () => {
       expect(event.position).toBe(position);
       expect(event.prompt.ids).toHaveLength(length);
       if (position + 1 < length) {
-        expect(event.next).toEqual({ position: position + 1, wrapped: false, grew: false });
+        expect(event.next).toEqual({ position: position + 1, wrapped: false, grew: false, retokenized: false });
       } else if (event.chosen.text.includes(".")) {
-        expect(event.next).toEqual({ position: 0, wrapped: true, grew: false });
+        expect(event.next).toEqual({ position: 0, wrapped: true, grew: false, retokenized: false });
       } else {
-        expect(event.next).toEqual({ position: length, wrapped: false, grew: true });
+        expect(event.next).toEqual({ position: length, wrapped: false, grew: true, retokenized: false });
         length++;
       }
       position = event.next.position;
     }
     const state = optimizer.state;
     expect(state.prompt.length).toBe(length);
+    expect(events.some((e) => e.next[seen])).toBe(true);
     if (events.at(-1)?.next.grew) expect(state.prompt.at(-1)).toBe(filler);
   });
 

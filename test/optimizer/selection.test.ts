@@ -70,6 +70,7 @@ describe("selectByRegeneratedReasoning", () => {
       disallowed: text.disallowed,
       stopTokenIds: [1],
       splitter: new RowSplitter(null),
+      probes: fakeExamples(1),
     };
   }
 

@@ -6,8 +6,11 @@
 // `examplesPerIntersection` randomly drawn examples are intersected; the candidates are the union of those
 // intersections. A set smaller than `minCandidates` raises k by `kIncrement` and draws the intersections
 // again (k starts from config.topK at every step, as in the code). The current token p_i is added last.
+// Candidates that would not stay the same token ids once the prompt is text in the user turn are dropped
+// before the size check (the authors' code keeps the prompt as text between steps; this project edits ids,
+// so every prompt it scores must tokenize back to itself).
 import type { GreaterConfig } from "./config.js";
-import { absolutePromptPosition, type StepContext } from "./context.js";
+import { absolutePromptPosition, placesVerbatim, type StepContext } from "./context.js";
 import { topCandidateRows } from "./engine-calls.js";
 import type { Mulberry32 } from "./prng.js";
 import type { ReasoningSet } from "./reasoning.js";
@@ -56,13 +59,14 @@ export function unionOfIntersections(
 /**
  * The candidate set of one position: intersections drawn with k = topK, raised by kIncrement (with fresh
  * draws) until the union holds minCandidates tokens or the lists cannot grow any more; then the current
- * token is added.
+ * token is added. `keep` drops tokens from the union before its size is checked.
  */
 export async function drawCandidateSet(
   topLists: TopListsProvider,
   currentToken: number,
   settings: ProposalSettings,
   rng: Mulberry32,
+  keep: (token: number) => boolean = () => true,
 ): Promise<CandidateProposal> {
   let k = settings.topK;
   let raises = 0;
@@ -71,7 +75,7 @@ export async function drawCandidateSet(
     const lists = await topLists(k);
     if (lists.length === 0) throw new Error("candidate proposal needs at least one train example");
     const topSets = lists.map((list) => list.slice(0, k));
-    union = unionOfIntersections(topSets, settings.topQ, settings.examplesPerIntersection, rng);
+    union = unionOfIntersections(topSets, settings.topQ, settings.examplesPerIntersection, rng).filter(keep);
     if (union.length >= settings.minCandidates) break;
     // Every list shorter than k: the masked vocabulary is exhausted and a larger k cannot add tokens.
     if (lists.every((list) => list.length < k)) break;
@@ -114,5 +118,15 @@ export async function proposeCandidates(
     }
     return fetched.map((list) => list.slice(0, k));
   };
-  return drawCandidateSet(provider, prompt[position], context.config, rng);
+  const verdicts = new Map<number, boolean>();
+  const keep = (token: number) => {
+    let verdict = verdicts.get(token);
+    if (verdict === undefined) {
+      const candidatePrompt = prompt.slice();
+      candidatePrompt[position] = token;
+      verdicts.set(token, (verdict = placesVerbatim(context, candidatePrompt)));
+    }
+    return verdict;
+  };
+  return drawCandidateSet(provider, prompt[position], context.config, rng, keep);
 }

@@ -1,7 +1,7 @@
 // What every phase of a step works with: the model, the tokenizer, the train examples, the configuration,
 // and the two helpers that build token sequences (the text layer's example layout) and split engine calls.
 import type { LanguageModel, Span } from "../engine/types.js";
-import type { ExampleInput, ExampleLayout, ModelTokenizer } from "../text/types.js";
+import type { ExampleInput, ExampleLayout, ModelTokenizer, UserTurnTemplate } from "../text/types.js";
 import type { GreaterConfig } from "./config.js";
 import type { RowSplitter } from "./oom.js";
 
@@ -37,7 +37,62 @@ export interface StepContext {
   /** Ids that end a generation: the model's eos ids and the tokenizer's end-of-turn tokens. */
   stopTokenIds: number[];
   splitter: RowSplitter;
+  /** One example per distinct text context around the prompt (see boundaryProbes). */
+  probes: readonly TrainingExample[];
   signal?: AbortSignal;
+}
+
+/**
+ * Examples that together cover every text context the user-turn template puts right before and after the
+ * prompt: with "authors" the prompt always sits between `. Use"` and the chat header, so one example does;
+ * with "plain" the question's end precedes it, with "prompt-first" the question's start follows it.
+ */
+export function boundaryProbes(examples: readonly TrainingExample[], template: UserTurnTemplate): TrainingExample[] {
+  if (template === "authors") return examples.slice(0, 1);
+  const seen = new Map<string, TrainingExample>();
+  for (const example of examples) {
+    const key = template === "plain" ? example.question.slice(-16) : example.question.slice(0, 16);
+    if (!seen.has(key)) seen.set(key, example);
+  }
+  return [...seen.values()];
+}
+
+/**
+ * Whether the layout carries `prompt`'s ids verbatim at its prompt span for every probe. Where it does not
+ * (a token merges with its neighbours once the prompt is text in the user turn, or the chat template trims
+ * it), position i of the prompt would not be token spans.prompt.start + i, so such a candidate is dropped.
+ */
+export function placesVerbatim(context: StepContext, prompt: number[]): boolean {
+  return context.probes.every((example) => {
+    let layout: ExampleLayout;
+    try {
+      layout = context.layout({ question: example.question, prompt });
+    } catch (error) {
+      if ((error as Error).name === "LayoutError") return false;
+      throw error;
+    }
+    const { start, end } = layout.spans.prompt;
+    return end - start === prompt.length && prompt.every((id, index) => layout.ids[start + index] === id);
+  });
+}
+
+/**
+ * The prompt as the layout tokenizes its text (the ids at the prompt span of the first probe), which is what
+ * the authors' code works on after every step: it keeps the prompt as text and tokenizes it again.
+ * @throws when even those ids do not come back verbatim.
+ */
+export function canonicalPrompt(context: StepContext, prompt: number[]): number[] {
+  if (placesVerbatim(context, prompt)) return prompt;
+  const probe = context.probes[0];
+  const layout = context.layout({ question: probe.question, prompt });
+  const canonical = layout.ids.slice(layout.spans.prompt.start, layout.spans.prompt.end);
+  if (canonical.length === 0 || !placesVerbatim(context, canonical)) {
+    throw new Error(
+      `the prompt ${JSON.stringify(context.tokenizer.decode(prompt))} cannot be placed in the user turn as token ids ` +
+        `(its tokenization changes with the surrounding text); choose another initial prompt or user-turn template`,
+    );
+  }
+  return canonical;
 }
 
 /** The generation prefix `chat(user: question ⊕ prompt)`, ending with the assistant header. */

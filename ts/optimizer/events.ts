@@ -64,8 +64,11 @@ export interface StepRecord {
   gradientLoss: number | null;
   /** The prompt with the chosen token in place (the prompt the loss belongs to). */
   prompt: PromptText;
-  /** Where the next step works. */
-  next: { position: number; wrapped: boolean; grew: boolean };
+  /**
+   * Where the next step works: `wrapped` to position 0 after a sentence end, or `grew` by a filler token;
+   * `retokenized` when the grown prompt's text tokenizes differently (the next step works on that).
+   */
+  next: { position: number; wrapped: boolean; grew: boolean; retokenized: boolean };
   timingsMs: StepTimings;
   /** Rows per engine call in effect at the end of the step (null = unsplit). */
   splitSizes: SplitSizes;

@@ -15,7 +15,7 @@ import { advancePosition } from "./advance.js";
 import { emptyBookkeeping, recordStep, stopReason, type ScoredPrompt, type StopReason } from "./bookkeeping.js";
 import { proposeCandidates } from "./candidates.js";
 import { resolveConfig, type GreaterConfig } from "./config.js";
-import type { LayoutExample, OptimizationTask, StepContext } from "./context.js";
+import { boundaryProbes, canonicalPrompt, type LayoutExample, type OptimizationTask, type StepContext } from "./context.js";
 import type { GreaterEvent, PromptText, StartEvent, StepEvent, StepRecord, StepTimings } from "./events.js";
 import { gradientOverReasoning } from "./gradient.js";
 import { RowSplitter } from "./oom.js";
@@ -115,7 +115,6 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
         `text.disallowed has ${options.text.disallowed.length} entries; the model's vocabulary has ${model.info.vocabSize}`,
       );
     }
-    this.current = options.resumeFrom ? this.checkResumable(options.resumeFrom) : this.freshState();
     this.context = {
       model,
       tokenizer,
@@ -125,9 +124,11 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
       layout: options.text.layout,
       disallowed: options.text.disallowed,
       stopTokenIds: [...new Set([...model.info.eosTokenIds, ...tokenizer.stopTokenIds])],
-      splitter: new RowSplitter(this.config.maxBatchRows, this.current.splitSizes),
+      splitter: new RowSplitter(this.config.maxBatchRows, options.resumeFrom?.splitSizes),
+      probes: boundaryProbes(task.train, this.config.userTurnTemplate),
       signal: options.signal,
     };
+    this.current = options.resumeFrom ? this.checkResumable(options.resumeFrom) : this.freshState();
   }
 
   /** A JSON-able copy of the complete state after the last completed step. */
@@ -246,6 +247,11 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
       selection.chosen.text.includes(config.sentenceEnd),
       this.fillerToken(),
     );
+    // A grown prompt is text the user turn tokenizes again (the filler may merge with its neighbour); like the
+    // code, continue on that tokenization, one position back if the prompt got shorter than the position.
+    const nextPrompt = canonicalPrompt(context, next.prompt);
+    const retokenized = nextPrompt !== next.prompt;
+    const nextPosition = Math.min(next.position, nextPrompt.length - 1);
 
     // 6. Bookkeeping.
     const step = this.current.stepsDone;
@@ -272,15 +278,15 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
       loss,
       gradientLoss: gradient ? gradient.meanLoss : null,
       prompt: this.promptText(chosenPrompt),
-      next: { position: next.position, wrapped: next.wrapped, grew: next.grew },
+      next: { position: nextPosition, wrapped: next.wrapped, grew: next.grew, retokenized },
       timingsMs: timings,
       splitSizes: context.splitter.current(),
     };
     const history = [...this.current.history, record];
     this.current = {
       ...this.current,
-      prompt: next.prompt,
-      position: next.position,
+      prompt: nextPrompt,
+      position: nextPosition,
       stepsDone: step + 1,
       rngState: rng.getState(),
       book,
@@ -315,8 +321,10 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
   }
 
   private freshState(): OptimizerState {
-    const initialPrompt = this.tokenizer.encode(this.config.initialPrompt, { addSpecialTokens: false });
-    if (initialPrompt.length === 0) throw new Error(`config.initialPrompt ${JSON.stringify(this.config.initialPrompt)} has no tokens`);
+    const encoded = this.tokenizer.encode(this.config.initialPrompt, { addSpecialTokens: false });
+    if (encoded.length === 0) throw new Error(`config.initialPrompt ${JSON.stringify(this.config.initialPrompt)} has no tokens`);
+    // The ids the user turn gives the prompt's text, so that every position addresses its own token.
+    const initialPrompt = canonicalPrompt(this.context, encoded);
     return {
       format: STATE_FORMAT,
       version: STATE_VERSION,
