@@ -13,7 +13,7 @@ export function ensureLibtorch({ log = console.error } = {}) {
   const found = findLibtorch();
   if (found) return found;
   if (process.env.GREATER_NO_LIBTORCH_DOWNLOAD === "1") throw new Error(HOW_TO_PROVIDE);
-  const target = join(cacheRoot, FALLBACK_TORCH.replace(/[^A-Za-z0-9.+-]/g, "-"));
+  const target = join(cacheRoot, FALLBACK_TORCH.replace("==", "-").replace(/[^A-Za-z0-9.+-]/g, "-"));
   mkdirSync(target, { recursive: true });
   log(`greater: no libtorch found; installing ${FALLBACK_TORCH} with pip into ${target}`);
   const python = process.env.PYTHON ?? "python3";
