@@ -33,3 +33,11 @@ export {
 } from "./loaders.js";
 export { loadTask, type LoadTaskOptions } from "./load.js";
 export { describeTask } from "./describe.js";
+export {
+  evaluate,
+  evaluateText,
+  type EvaluateOptions,
+  type EvaluationProgress,
+  type EvaluationRecord,
+  type EvaluationResult,
+} from "./evaluate.js";
