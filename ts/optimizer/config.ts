@@ -7,7 +7,7 @@ import type { UserTurnTemplate } from "../text/types.js";
 export type CandidateRanking = "gradient" | "random";
 
 /** Which tokens the proposal may never offer (see the text layer's candidate filter). */
-export type CandidateFilterRule = "strict" | "punctuation";
+export type CandidateFilterRule = "strict" | "punctuation" | "ascii";
 
 export interface GreaterConfig {
   /** The prompt the search starts from (text; tokenized once, then edited as token ids). */
@@ -187,7 +187,7 @@ const CHECKS: { [K in keyof GreaterConfig]: Check } = {
   lossThreshold: nonNegativeNumber,
   seed,
   userTurnTemplate: oneOf("authors", "plain", "prompt-first"),
-  candidateFilter: oneOf("strict", "punctuation"),
+  candidateFilter: oneOf("strict", "punctuation", "ascii"),
   fillerText: nonEmptyString,
   sentenceEnd: nonEmptyString,
   earlyExitFraction: fraction,

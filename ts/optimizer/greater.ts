@@ -10,6 +10,7 @@
 //   6. bookkeeping            best prompt, top 10, stopping rules
 // Each phase lives in its own file; this one strings them together, keeps the state, and reports.
 import type { LanguageModel } from "../engine/types.js";
+import { buildExampleLayout, disallowedTokenMask, encodePrompt } from "../text/index.js";
 import type { ModelTokenizer } from "../text/types.js";
 import { advancePosition } from "./advance.js";
 import { emptyBookkeeping, recordStep, stopReason, type ScoredPrompt, type StopReason } from "./bookkeeping.js";
@@ -49,8 +50,11 @@ export interface OptimizeOptions {
    * layer's evaluation bound to the task's dev split.
    */
   evaluate?: PromptEvaluator;
-  /** The text layer's functions; required until ts/text provides its defaults. */
-  text: TextFunctions;
+  /**
+   * The text layer's functions. Default: ts/text's buildExampleLayout with config.userTurnTemplate, and
+   * disallowedTokenMask with config.candidateFilter over the model's vocabulary.
+   */
+  text?: Partial<TextFunctions>;
 }
 
 /** What a finished run returns. */
@@ -86,6 +90,20 @@ export class OptimizationAbortedError extends Error {
   }
 }
 
+/** The text layer's defaults for the pieces not given (computing the mask only when it is not given). */
+function defaultTextFunctions(
+  tokenizer: ModelTokenizer,
+  model: LanguageModel,
+  config: GreaterConfig,
+  given: Partial<TextFunctions> = {},
+): TextFunctions {
+  return {
+    layout: given.layout ?? ((input) => buildExampleLayout(tokenizer, input, { userTurnTemplate: config.userTurnTemplate })),
+    disallowed:
+      given.disallowed ?? disallowedTokenMask(tokenizer, { rule: config.candidateFilter, vocabSize: model.info.vocabSize }),
+  };
+}
+
 /** Fields that may change when a saved run is resumed: they decide when to stop or how to batch, not the search. */
 const RESUMABLE_CHANGES: ReadonlySet<keyof GreaterConfig> = new Set(["steps", "patience", "lossThreshold", "maxBatchRows"]);
 
@@ -105,14 +123,15 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     readonly tokenizer: ModelTokenizer,
     readonly task: OptimizationTask,
     config: Partial<GreaterConfig>,
-    options: OptimizeOptions,
+    options: OptimizeOptions = {},
   ) {
     this.config = resolveConfig(config);
     this.options = options;
     if (task.train.length === 0) throw new Error(`task ${task.name ?? ""}: the train split is empty`.replace("  ", " "));
-    if (options.text.disallowed.length !== model.info.vocabSize) {
+    const text = defaultTextFunctions(tokenizer, model, this.config, options.text);
+    if (text.disallowed.length !== model.info.vocabSize) {
       throw new Error(
-        `text.disallowed has ${options.text.disallowed.length} entries; the model's vocabulary has ${model.info.vocabSize}`,
+        `text.disallowed has ${text.disallowed.length} entries; the model's vocabulary has ${model.info.vocabSize}`,
       );
     }
     this.context = {
@@ -121,8 +140,8 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
       config: this.config,
       examples: task.train,
       extractor: task.extractor,
-      layout: options.text.layout,
-      disallowed: options.text.disallowed,
+      layout: text.layout,
+      disallowed: text.disallowed,
       stopTokenIds: [...new Set([...model.info.eosTokenIds, ...tokenizer.stopTokenIds])],
       splitter: new RowSplitter(this.config.maxBatchRows, options.resumeFrom?.splitSizes),
       probes: boundaryProbes(task.train, this.config.userTurnTemplate),
@@ -321,7 +340,7 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
   }
 
   private freshState(): OptimizerState {
-    const encoded = this.tokenizer.encode(this.config.initialPrompt, { addSpecialTokens: false });
+    const encoded = encodePrompt(this.tokenizer, this.config.initialPrompt, this.config.userTurnTemplate);
     if (encoded.length === 0) throw new Error(`config.initialPrompt ${JSON.stringify(this.config.initialPrompt)} has no tokens`);
     // The ids the user turn gives the prompt's text, so that every position addresses its own token.
     const initialPrompt = canonicalPrompt(this.context, encoded);
@@ -386,7 +405,7 @@ export async function optimize(
   tokenizer: ModelTokenizer,
   task: OptimizationTask,
   config: Partial<GreaterConfig>,
-  options: OptimizeOptions,
+  options: OptimizeOptions = {},
 ): Promise<GreaterResult> {
   const optimizer = new GreaterOptimizer(model, tokenizer, task, config, options);
   for await (const event of optimizer) options.onProgress?.(event);
@@ -399,7 +418,7 @@ export function optimizeSteps(
   tokenizer: ModelTokenizer,
   task: OptimizationTask,
   config: Partial<GreaterConfig>,
-  options: OptimizeOptions,
+  options: OptimizeOptions = {},
 ): GreaterOptimizer {
   return new GreaterOptimizer(model, tokenizer, task, config, options);
 }
