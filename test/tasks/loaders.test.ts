@@ -250,6 +250,18 @@ describe("FOLIO", () => {
     expect(task.extractor).toBe("Therefore, the final answer (use exact format: '$ True' or '$ False' or '$ Uncertain') is $ ");
     expect(task.normalise(" uncertain.")).toBe(task.normalise("Uncertain"));
   });
+
+  it("accepts answers written as words, and reports a letter the question does not list", () => {
+    const rows = [
+      `${csvField("Premise: a.\nOptions:\n(A) True\n(B) False\n(C) Uncertain")},False,False`,
+      `${csvField("Premise: b.\nOptions:\n(A) True\n(B) False\n(C) Uncertain")},(D),(D)`,
+      `${csvField("Premise: c.")},uncertain,uncertain`,
+    ];
+    const train = writeData("f_words.csv", ["goal,target,final_target", ...rows].join("\n"));
+    const task = loadFolioTask({ train, dev: folioCsv("f_dev2.csv", 3), test: folioCsv("f_test2.csv", 3) });
+    expect(task.train.map((example) => example.answer)).toEqual(["False", "Uncertain"]);
+    expect(task.issues).toEqual([expect.objectContaining({ kind: "answer-format", file: train, line: 7 })]);
+  });
 });
 
 describe("custom files", () => {
