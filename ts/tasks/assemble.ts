@@ -188,32 +188,29 @@ function settleFormat(options: AssembleOptions, candidates: Candidate[]): Settle
       misfits: new Set(),
     };
   }
+  // Inferred, or the caller's where given (a custom task may give any of format, extractor, normaliser).
+  const custom: { format?: AnswerFormat; extractor?: string; normalise?: (answer: string) => string } = choice.origin === "custom" ? choice : {};
   const inferred =
-    choice.origin === "custom" && choice.format !== undefined
-      ? null
-      : inferAnswerFormat(
+    custom.format === undefined
+      ? inferAnswerFormat(
           candidates.map((candidate) => candidate.rawAnswer),
           candidates.map((candidate) => candidate.question),
-        );
-  const format = inferred?.format ?? (choice.origin === "custom" ? choice.format! : { kind: "text" as const });
-  if (choice.origin === "custom") {
-    const given = [choice.format && "format", choice.extractor !== undefined && "extractor", choice.normalise && "normaliser"].filter(Boolean);
-    return {
-      format,
-      origin: given.length > 0 ? "custom" : "inferred",
-      extractor: choice.extractor ?? extractorFor(format, style),
-      normalise: choice.normalise ?? normaliserFor(format),
-      note: given.length > 0 ? `given by the caller: ${given.join(", ")}${inferred ? `; format ${inferred.note}` : ""}` : inferred!.note,
-      misfits: new Set(inferred?.misfits ?? []),
-    };
-  }
+        )
+      : null;
+  const format = custom.format ?? inferred!.format;
+  const given = [
+    custom.format !== undefined && "format",
+    custom.extractor !== undefined && "extractor",
+    custom.normalise !== undefined && "normaliser",
+  ].filter((name): name is string => typeof name === "string");
+  const inferredNote = inferred === null ? "" : inferred.note;
   return {
     format,
-    origin: "inferred",
-    extractor: extractorFor(format, style),
-    normalise: normaliserFor(format),
-    note: inferred!.note,
-    misfits: new Set(inferred!.misfits),
+    origin: given.length > 0 ? "custom" : "inferred",
+    extractor: custom.extractor ?? extractorFor(format, style),
+    normalise: custom.normalise ?? normaliserFor(format),
+    note: given.length > 0 ? `given by the caller: ${given.join(", ")}${inferred === null ? "" : `; format ${inferredNote}`}` : inferredNote,
+    misfits: new Set(inferred?.misfits ?? []),
   };
 }
 
