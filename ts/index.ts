@@ -3,3 +3,4 @@ export { engineInfo, setThreads, matmulChecksum, type EngineInfo } from "./engin
 export * from "./tasks/index.js";
 export * from "./runs/index.js";
 export * from "./text/index.js";
+export * from "./optimizer/index.js";

@@ -1,0 +1,37 @@
+// The optimizer's public API: the GReaTer loop, its configuration, events, state and result.
+export {
+  GreaterOptimizer,
+  OptimizationAbortedError,
+  optimize,
+  optimizeSteps,
+  type GreaterResult,
+  type OptimizeOptions,
+  type PromptEvaluator,
+  type TextFunctions,
+} from "./greater.js";
+export {
+  DEFAULT_CONFIG,
+  GreaterConfigError,
+  resolveConfig,
+  type CandidateFilterRule,
+  type CandidateRanking,
+  type GreaterConfig,
+} from "./config.js";
+export type {
+  CandidateGradient,
+  Eta,
+  GreaterEvent,
+  PromptText,
+  StartEvent,
+  StepEvent,
+  StepRecord,
+  StepTimings,
+  TokenText,
+} from "./events.js";
+export type { OptimizationTask, TrainingExample, LayoutExample } from "./context.js";
+export type { ScoredPrompt, StopReason, Bookkeeping } from "./bookkeeping.js";
+export type { ScoredCandidate, PromptScore } from "./selection.js";
+export type { StepWork } from "./workload.js";
+export type { EngineCallKind, SplitSizes } from "./oom.js";
+export { OptimizerStateError, parseState, STATE_FORMAT, STATE_VERSION, type OptimizerState } from "./state.js";
+export { Mulberry32 } from "./prng.js";
