@@ -173,21 +173,34 @@ describe("GreaterOptimizer loop", () => {
 
   it("stops within a second of an abort, keeps the last step's state, and leaves the model usable", async () => {
     const controller = new AbortController();
-    const { model, optimizer } = run({ steps: 5 }, { generateDelayMs: 30_000 }, { signal: controller.signal });
+    const modelOptions: FakeModelOptions = {};
+    const { model, optimizer } = run({ steps: 5 }, modelOptions, { signal: controller.signal });
+    await optimizer.step();
+    const afterFirst = optimizer.state;
+    modelOptions.generateDelayMs = 30_000; // the next generation hangs until aborted
     const started = Date.now();
     setTimeout(() => controller.abort(), 100);
     const error = await optimizer.step().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OptimizationAbortedError);
     expect(Date.now() - started).toBeLessThan(1000);
     const state = (error as OptimizationAbortedError).state;
-    expect(state.stepsDone).toBe(0);
-    expect(state).toEqual(optimizer.state);
-    // The same model goes on working for a new run resumed from the saved state.
-    const fastModel = Object.assign(model, {});
-    (fastModel as unknown as { options: FakeModelOptions }).options.generateDelayMs = 0;
-    const resumed = optimizeSteps(fastModel, tokenizer, task, { ...base, steps: 5 }, { text, resumeFrom: state });
+    expect(state).toEqual(afterFirst);
+    expect(optimizer.state).toEqual(afterFirst);
+
+    const partial = await optimizer.result({ evaluate: false });
+    expect(partial.stopReason).toBeNull();
+    expect(partial.stepsDone).toBe(1);
+    expect(partial.bestPrompt).toEqual(afterFirst.history[0].prompt);
+
+    // The same model goes on working, in a run resumed from the saved state.
+    modelOptions.generateDelayMs = 0;
+    const resumed = optimizeSteps(model, tokenizer, task, { ...base, steps: 5 }, { text, resumeFrom: state });
     const event = await resumed.step();
-    expect(event.step).toBe(0);
+    expect(event.step).toBe(1);
+  });
+
+  it("has no result before the first step", async () => {
+    await expect(run({}).optimizer.result()).rejects.toThrow(/no step has completed/);
   });
 
   it("stops early once the loss falls under the threshold", async () => {

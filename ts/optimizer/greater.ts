@@ -74,7 +74,8 @@ export interface GreaterResult {
   /** The prompt the search ended on (may carry a trailing filler). */
   finalPrompt: PromptText;
   stepsDone: number;
-  stopReason: StopReason;
+  /** Why the run ended; null for a partial result (an aborted or unfinished run). */
+  stopReason: StopReason | null;
   /** The final state (resumable with a larger `steps`). */
   state: OptimizerState;
 }
@@ -188,13 +189,18 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     }
   }
 
-  /** The result of a finished run, with dev accuracy from the evaluator if one was given. */
-  async result(): Promise<GreaterResult> {
+  /**
+   * The result so far: after the run finished, or (partial, `stopReason` null) after an abort or between
+   * steps. Dev accuracy comes from `options.evaluate` unless `evaluate: false`.
+   * @throws when no step has completed yet.
+   */
+  async result(options: { evaluate?: boolean } = {}): Promise<GreaterResult> {
     const state = this.current;
-    if (state.stop === null || state.book.best === null) throw new Error("the run has not finished yet");
+    if (state.book.best === null) throw new Error("no step has completed yet, so there is no result");
     const best = state.book.best;
     const bestPrompt = { ids: best.ids, text: best.text };
-    const devAccuracy = this.options.evaluate ? await this.options.evaluate(bestPrompt, this.options.signal) : null;
+    const evaluate = options.evaluate !== false ? this.options.evaluate : undefined;
+    const devAccuracy = evaluate ? await evaluate(bestPrompt, this.options.signal) : null;
     return {
       bestPrompt,
       trainLoss: best.loss,
