@@ -220,6 +220,25 @@ test("Llama 3: a prompt ending in a space loses it to the template's trim, and i
   expect(layout.ids.slice(layout.spans.prompt.start, layout.spans.prompt.end)).toEqual(prompt.slice(0, -1));
 });
 
+test("a template whose text around the message changes between calls (e.g. today's date) is followed", async () => {
+  const tok = await tokenizer("tiny-bytelevel");
+  let day = "1";
+  const dated: ModelTokenizer = {
+    vocabSize: tok.vocabSize, bosTokenId: tok.bosTokenId, eosTokenId: tok.eosTokenId, padTokenId: tok.padTokenId,
+    stopTokenIds: tok.stopTokenIds, specialTokenIds: tok.specialTokenIds,
+    encode: (text, options) => tok.encode(text, options), decode: (ids, options) => tok.decode(ids, options),
+    renderUserTurn: (content) => `<|begin_of_text|>Day ${day}\n${content}<|eot_id|>`,
+  };
+  const prompt = encodePrompt(tok, " think");
+  const first = buildExampleLayout(dated, { question: "Why", prompt });
+  day = "22 May 2031";
+  const second = buildExampleLayout(dated, { question: "Why", prompt });
+  expect(second.text).toContain("Day 22 May 2031");
+  expect(second.promptVerbatim).toBe(true);
+  expect(tok.decode(second.ids.slice(second.spans.question.start, second.spans.question.end))).toBe('"Why. Use"');
+  expect(second.spans.question.start).toBeGreaterThan(first.spans.question.start);
+});
+
 describe("errors", () => {
   test("a prompt id outside the vocabulary is named", async () => {
     const tok = await tokenizer("tiny-bytelevel");

@@ -90,6 +90,9 @@ export function userTurnContent(
  * later part (the answer here). Such tokens are listed in `merges`. The prompt is decoded to text and placed in the
  * message; `promptVerbatim` says whether its ids come back unchanged at spans.prompt.
  *
+ * With "prompt-first", a prompt that ends in punctuation merges with the newline before the question in Llama 3 and
+ * Qwen tokenizers (".\n" is one token), so such a prompt is not verbatim.
+ *
  * Parts that are absent (no reasoning, extractor or answer) get empty spans at their would-be start; without
  * reasoning, extractor and answer the ids are the generation prefix, and ids[0, spans.header.end) of a full example
  * are exactly that prefix.
@@ -178,19 +181,9 @@ const TAIL_CONTEXT_TOKENS = 32;
 const frames = new WeakMap<ModelTokenizer, { head: string; tail: string }>();
 
 function placeUserContent(tokenizer: ModelTokenizer, rendered: string, content: string): PlacedContent {
-  let frame = frames.get(tokenizer);
-  if (frame === undefined) {
-    const framed = tokenizer.renderUserTurn(MARKER);
-    const at = framed.indexOf(MARKER);
-    if (at < 0 || framed.indexOf(MARKER, at + 1) >= 0) {
-      throw new LayoutError("the chat template does not place the user message once, verbatim, in its output");
-    }
-    frame = { head: framed.slice(0, at), tail: framed.slice(at + MARKER.length) };
-    frames.set(tokenizer, frame);
-  }
-  const { head, tail } = frame;
-  const fits = rendered.length >= head.length + tail.length && rendered.startsWith(head) && rendered.endsWith(tail);
-  const shown = fits ? rendered.slice(head.length, rendered.length - tail.length) : null;
+  const cached = frames.get(tokenizer);
+  const frame = cached !== undefined && frameFits(cached, rendered) ? cached : renderFrame(tokenizer);
+  const shown = frameFits(frame, rendered) ? rendered.slice(frame.head.length, rendered.length - frame.tail.length) : null;
   // Templates may trim the message (Llama 3's does); anything else cannot be followed.
   const offset = shown === null ? -1 : shown === content ? 0 : content.indexOf(shown);
   if (shown === null || offset < 0) {
@@ -198,9 +191,25 @@ function placeUserContent(tokenizer: ModelTokenizer, rendered: string, content: 
       "the chat template changes the user message beyond trimming it, so the question and prompt cannot be located",
     );
   }
-  const start = head.length;
-  const end = head.length + shown.length;
+  const start = frame.head.length;
+  const end = frame.head.length + shown.length;
   return { toRendered: (contentIndex) => Math.min(end, Math.max(start, start + contentIndex - offset)) };
+}
+
+function frameFits(frame: { head: string; tail: string }, rendered: string): boolean {
+  return rendered.length >= frame.head.length + frame.tail.length && rendered.startsWith(frame.head) && rendered.endsWith(frame.tail);
+}
+
+/** The text around the user message, rendered afresh (a template may change it, e.g. with today's date). */
+function renderFrame(tokenizer: ModelTokenizer): { head: string; tail: string } {
+  const framed = tokenizer.renderUserTurn(MARKER);
+  const at = framed.indexOf(MARKER);
+  if (at < 0 || framed.indexOf(MARKER, at + 1) >= 0) {
+    throw new LayoutError("the chat template does not place the user message once, verbatim, in its output");
+  }
+  const frame = { head: framed.slice(0, at), tail: framed.slice(at + MARKER.length) };
+  frames.set(tokenizer, frame);
+  return frame;
 }
 
 /**
