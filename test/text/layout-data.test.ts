@@ -46,6 +46,7 @@ const templates: Array<[string, TokenizerName, LoadTokenizerOptions]> = [
   ["qwen3", "qwen3", {}],
   ["qwen3 without thinking", "qwen3", { chatTemplateKwargs: { enable_thinking: false } }],
   ["tiny-bytelevel", "tiny-bytelevel", {}],
+  ["tiny-bytelevel-gpt2", "tiny-bytelevel-gpt2", {}],
 ];
 
 // Where ../shared/data is absent the suite is skipped, and its name says why.
