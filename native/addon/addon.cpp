@@ -5,6 +5,7 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   greater::addon::registerInfoBindings(env, exports);
+  greater::addon::registerModelBindings(env, exports);
   return exports;
 }
 

@@ -4,4 +4,5 @@
 
 namespace greater::addon {
 void registerInfoBindings(Napi::Env env, Napi::Object exports);
+void registerModelBindings(Napi::Env env, Napi::Object exports);
 }  // namespace greater::addon

@@ -42,6 +42,8 @@ export interface GenerateOptions {
   maxNewTokens: number;
   /** Extra stop ids, added to info.eosTokenIds. */
   stopTokenIds?: number[];
+  /** When true, info.eosTokenIds do not stop rows (only stopTokenIds do): fixed-length runs for benchmarks. */
+  ignoreEos?: boolean;
   signal?: AbortSignal;
 }
 

@@ -1,0 +1,88 @@
+#include "engine/generate.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace greater {
+
+GenerateResult generateGreedy(const Model& model, const GenerateRequest& request, const CancelFlag* cancel) {
+  const std::string op = "generate";
+  const auto& prompts = request.prompts;
+  checkRows(prompts, 1, op + ": prompts");
+  checkTokenIds(prompts, model.config().vocabSize, op + ": prompts");
+  checkTokenIds(request.stopTokenIds, model.config().vocabSize, op + ": stopTokenIds");
+  if (request.maxNewTokens < 0) throw std::invalid_argument(op + ": maxNewTokens must be >= 0");
+
+  const int64_t batch = static_cast<int64_t>(prompts.size());
+  GenerateResult result;
+  result.tokens.assign(batch, {});
+  result.stopped.assign(batch, false);
+  if (request.maxNewTokens == 0) return result;
+  throwIfCancelled(cancel, op);
+
+  std::set<int64_t> stops(request.stopTokenIds.begin(), request.stopTokenIds.end());
+  if (request.useModelEos) stops.insert(model.config().eosTokenIds.begin(), model.config().eosTokenIds.end());
+
+  c10::InferenceMode inference;
+  const auto device = model.device();
+  const auto longOptions = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  const int64_t promptWidth = maxLength(prompts);
+  // The last new token is never fed back, so the cache needs promptWidth + maxNewTokens - 1 slots.
+  const int64_t capacity = promptWidth + request.maxNewTokens - 1;
+  const PaddedTokens padded = padRows(prompts, promptWidth, /*left=*/true, device);
+  auto cache = model.makeCache(batch, capacity);
+
+  // Every row writes every slot from its first real token on: slot s of row b holds position s - padLeft[b].
+  auto padLeft = torch::tensor(padded.padLeft, torch::kInt64).to(device).unsqueeze(1);  // [batch, 1]
+  auto slots = torch::arange(capacity, longOptions).unsqueeze(0);                     // [1, capacity]
+  cache->slotPositions() = (slots - padLeft).clamp_min(0);                            // [batch, capacity]
+  cache->slotValid() = slots >= padLeft;
+
+  // Prefill: all prompt slots at once; every row's last prompt token sits in the last column.
+  auto attention = model.attentionInputs(padded.positions, 0, cache->slotPositions().narrow(1, 0, promptWidth),
+                                         cache->slotValid().narrow(1, 0, promptWidth));
+  auto hidden = model.decode(model.embed(padded.ids), attention, cache.get(), 0);  // [batch, width, hidden]
+  auto next = model.logits(hidden.select(1, promptWidth - 1)).argmax(-1);         // [batch]
+
+  std::vector<int64_t> rowOf(batch);  // cache row -> caller's row
+  for (int64_t b = 0; b < batch; ++b) rowOf[b] = b;
+  for (int64_t step = 0;; ++step) {
+    auto chosen = next.to(torch::kCPU);
+    const int64_t* chosenData = chosen.data_ptr<int64_t>();
+    std::vector<int64_t> keep;
+    for (int64_t r = 0; r < static_cast<int64_t>(rowOf.size()); ++r) {
+      const int64_t row = rowOf[r];
+      if (result.stopped[row] || static_cast<int64_t>(result.tokens[row].size()) >= request.maxNewTokens) continue;
+      if (stops.count(chosenData[r])) {
+        result.stopped[row] = true;
+        continue;
+      }
+      result.tokens[row].push_back(chosenData[r]);
+      if (static_cast<int64_t>(result.tokens[row].size()) < request.maxNewTokens) keep.push_back(r);
+    }
+    if (keep.empty()) break;
+    throwIfCancelled(cancel, op);
+
+    // Drop finished rows once a quarter of the batch is done: one cache copy buys cheaper steps after it.
+    const int64_t current = static_cast<int64_t>(rowOf.size());
+    if (static_cast<int64_t>(keep.size()) * 4 <= current * 3) {
+      auto keepTensor = torch::tensor(keep, torch::kInt64).to(device);
+      cache->keepRows(keepTensor);
+      next = next.index_select(0, keepTensor);
+      std::vector<int64_t> kept;
+      for (int64_t r : keep) kept.push_back(rowOf[r]);
+      rowOf = std::move(kept);
+    }
+
+    const int64_t slot = promptWidth + step;  // where the token chosen at this step is written
+    auto queryPositions = cache->slotPositions().narrow(1, slot, 1);  // [rows, 1]
+    attention = model.attentionInputs(queryPositions, slot, cache->slotPositions().narrow(1, 0, slot + 1),
+                                      cache->slotValid().narrow(1, 0, slot + 1));
+    hidden = model.decode(model.embed(next.unsqueeze(1)), attention, cache.get(), slot);  // [rows, 1, hidden]
+    next = model.logits(hidden.select(1, 0)).argmax(-1);
+  }
+  return result;
+}
+
+}  // namespace greater

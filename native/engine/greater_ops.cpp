@@ -1,0 +1,281 @@
+#include "engine/greater_ops.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+namespace greater {
+
+namespace {
+
+std::string at(const std::string& name, size_t b) { return name + "[" + std::to_string(b) + "]"; }
+
+void checkBatchSize(size_t got, size_t batch, const std::string& name, const std::string& op) {
+  if (got != batch)
+    throw std::invalid_argument(op + ": " + name + " has " + std::to_string(got) + " entries but sequences has " +
+                                std::to_string(batch) + " rows");
+}
+
+// A span predicts tokens start..end-1 from the hidden states one slot earlier, so start >= 1.
+void checkSpans(const TokenRows& sequences, const std::vector<Span>& spans, const std::string& name,
+                bool allowEmpty, const std::string& op) {
+  checkBatchSize(spans.size(), sequences.size(), name, op);
+  for (size_t b = 0; b < spans.size(); ++b) {
+    const Span& s = spans[b];
+    const int64_t length = static_cast<int64_t>(sequences[b].size());
+    const std::string where = op + ": " + at(name, b) + " = [" + std::to_string(s.start) + ", " + std::to_string(s.end) + ")";
+    if (s.start > s.end || s.end > length || s.start < 0)
+      throw std::invalid_argument(where + " is not a range inside sequences[" + std::to_string(b) + "] (length " + std::to_string(length) + ")");
+    if (s.start == s.end && !allowEmpty) throw std::invalid_argument(where + " is empty");
+    if (s.start == 0 && s.end > 0)
+      throw std::invalid_argument(where + " starts at 0; its first token has no preceding position to predict it");
+  }
+}
+
+// Which hidden states predict which tokens, for one span per row, in a [batch, width] layout.
+struct SpanTargets {
+  std::vector<int64_t> flatIndex;  // hidden state row in [batch * width]
+  std::vector<int64_t> targets;    // token it should predict
+  std::vector<int64_t> rows;       // batch row of each entry
+};
+
+SpanTargets collectSpans(const TokenRows& sequences, const std::vector<Span>& spans, int64_t width) {
+  SpanTargets out;
+  for (size_t b = 0; b < spans.size(); ++b)
+    for (int64_t j = spans[b].start; j < spans[b].end; ++j) {
+      out.flatIndex.push_back(static_cast<int64_t>(b) * width + j - 1);
+      out.targets.push_back(sequences[b][j]);
+      out.rows.push_back(static_cast<int64_t>(b));
+    }
+  return out;
+}
+
+torch::Tensor longTensor(const std::vector<int64_t>& values, const torch::Device& device) {
+  return torch::tensor(values, torch::kInt64).to(device);
+}
+
+// Mean of per-token values per batch row; rows without tokens get 0.
+torch::Tensor rowMean(const torch::Tensor& values, const torch::Tensor& rows, int64_t batch) {
+  auto sums = torch::zeros({batch}, values.options()).index_add(0, rows, values);
+  auto counts = torch::zeros({batch}, values.options()).index_add(0, rows, torch::ones_like(values));
+  return sums / counts.clamp_min(1);
+}
+
+// Per-token negative log-likelihood of `targets` under float32 logits [N, vocab] / divisor.
+torch::Tensor tokenNll(const torch::Tensor& logits, const torch::Tensor& targets, double divisor) {
+  auto scaled = divisor == 1.0 ? logits : logits / divisor;
+  return -torch::log_softmax(scaled, -1).gather(1, targets.unsqueeze(1)).squeeze(1);  // [N]
+}
+
+// Everything needed to run a batch of full sequences and read the answer and prompt predictions.
+struct SequenceBatch {
+  PaddedTokens padded;
+  int64_t width = 0;
+  SpanTargets answer;
+  SpanTargets prompt;
+};
+
+SequenceBatch prepareSequences(const Model& model, const TokenRows& sequences, const std::vector<Span>& answerSpans,
+                               const std::vector<Span>& promptSpans, const std::vector<int64_t>* positions,
+                               const std::string& op) {
+  checkRows(sequences, 1, op + ": sequences");
+  checkTokenIds(sequences, model.config().vocabSize, op + ": sequences");
+  checkSpans(sequences, answerSpans, "answerSpans", false, op);
+  checkSpans(sequences, promptSpans, "promptSpans", true, op);
+  SequenceBatch out;
+  // Tokens after the last one read cannot influence it (causal attention): run only up to there.
+  int64_t width = 1;
+  for (size_t b = 0; b < sequences.size(); ++b) {
+    width = std::max({width, answerSpans[b].end, promptSpans[b].end});
+    if (positions) width = std::max(width, (*positions)[b] + 1);
+  }
+  TokenRows truncated;
+  for (const auto& row : sequences)
+    truncated.emplace_back(row.begin(), row.begin() + std::min<int64_t>(width, static_cast<int64_t>(row.size())));
+  out.width = width;
+  out.padded = padRows(truncated, width, /*left=*/false, model.device());
+  out.answer = collectSpans(sequences, answerSpans, width);
+  out.prompt = collectSpans(sequences, promptSpans, width);
+  return out;
+}
+
+}  // namespace
+
+TokenRows topCandidates(const Model& model, const CandidateRequest& request, const CancelFlag* cancel) {
+  const std::string op = "topCandidates";
+  const auto& sequences = request.sequences;
+  const int64_t vocab = model.config().vocabSize;
+  checkRows(sequences, 1, op + ": sequences");
+  checkTokenIds(sequences, vocab, op + ": sequences");
+  checkBatchSize(request.positions.size(), sequences.size(), "positions", op);
+  const int64_t batch = static_cast<int64_t>(sequences.size());
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t i = request.positions[b], length = static_cast<int64_t>(sequences[b].size());
+    if (i < 1 || i > length)
+      throw std::invalid_argument(op + ": positions[" + std::to_string(b) + "] = " + std::to_string(i) +
+                                  " must lie in [1, " + std::to_string(length) + "] (the logits at position i - 1 propose token i)");
+  }
+  if (request.k < 1) throw std::invalid_argument(op + ": k must be at least 1, got " + std::to_string(request.k));
+  if (static_cast<int64_t>(request.disallowedMask.size()) > vocab)
+    throw std::invalid_argument(op + ": disallowed mask has " + std::to_string(request.disallowedMask.size()) +
+                                " entries, more than the vocabulary size " + std::to_string(vocab));
+  checkTokenIds(request.disallowedIds, vocab, op + ": disallowed");
+  if (!request.exclude.empty()) {
+    checkBatchSize(request.exclude.size(), sequences.size(), "exclude", op);
+    checkTokenIds(request.exclude, vocab, op + ": exclude");
+  }
+  throwIfCancelled(cancel, op);
+
+  c10::InferenceMode inference;
+  const auto device = model.device();
+  // Each row only needs its tokens before i.
+  int64_t width = 0;
+  TokenRows prefixes;
+  for (int64_t b = 0; b < batch; ++b) {
+    prefixes.emplace_back(sequences[b].begin(), sequences[b].begin() + request.positions[b]);
+    width = std::max(width, request.positions[b]);
+  }
+  const PaddedTokens padded = padRows(prefixes, width, /*left=*/false, device);
+  auto attention = model.attentionInputs(padded.positions, 0, padded.positions, padded.valid);
+  auto hidden = model.decode(model.embed(padded.ids), attention, nullptr, 0);  // [batch, width, hidden]
+  std::vector<int64_t> readAt;
+  for (int64_t b = 0; b < batch; ++b) readAt.push_back(b * width + request.positions[b] - 1);
+  auto selected = hidden.reshape({batch * width, hidden.size(2)}).index_select(0, longTensor(readAt, device));
+  auto logits = model.logits(selected).to(torch::kFloat32);  // [batch, vocab]
+
+  // Disallowed everywhere: the mask (ids past its end too, when it is given) and the id list.
+  auto blocked = torch::zeros({vocab}, torch::kBool);
+  auto blockedData = blocked.accessor<bool, 1>();
+  if (!request.disallowedMask.empty())
+    for (int64_t id = 0; id < vocab; ++id)
+      blockedData[id] = id >= static_cast<int64_t>(request.disallowedMask.size()) || request.disallowedMask[id] != 0;
+  for (int64_t id : request.disallowedIds) blockedData[id] = true;
+  auto rowBlocked = blocked.unsqueeze(0).repeat({batch, 1});  // [batch, vocab]
+  auto rowBlockedData = rowBlocked.accessor<bool, 2>();
+  for (size_t b = 0; b < request.exclude.size(); ++b)
+    for (int64_t id : request.exclude[b]) rowBlockedData[b][id] = true;
+  logits = logits.masked_fill(rowBlocked.to(device), -std::numeric_limits<float>::infinity());
+
+  auto [values, indices] = logits.topk(std::min(request.k, vocab), -1);  // [batch, k], best first
+  values = values.to(torch::kCPU);
+  indices = indices.to(torch::kCPU);
+  auto valueData = values.accessor<float, 2>();
+  auto indexData = indices.accessor<int64_t, 2>();
+  TokenRows out(batch);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < values.size(1); ++j)
+      if (valueData[b][j] > -std::numeric_limits<float>::infinity()) out[b].push_back(indexData[b][j]);
+  return out;
+}
+
+GradientResult oneHotGradient(const Model& model, const GradientRequest& request, const CancelFlag* cancel) {
+  const std::string op = "oneHotGradient";
+  const auto& sequences = request.sequences;
+  checkRows(sequences, 1, op + ": sequences");
+  checkBatchSize(request.positions.size(), sequences.size(), "positions", op);
+  const int64_t batch = static_cast<int64_t>(sequences.size());
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t i = request.positions[b], length = static_cast<int64_t>(sequences[b].size());
+    if (i < 0 || i >= length)
+      throw std::invalid_argument(op + ": positions[" + std::to_string(b) + "] = " + std::to_string(i) +
+                                  " is outside sequences[" + std::to_string(b) + "] (length " + std::to_string(length) + ")");
+  }
+  if (request.candidates.empty()) throw std::invalid_argument(op + ": candidates is empty");
+  checkTokenIds(request.candidates, model.config().vocabSize, op + ": candidates");
+  if (!(request.temperature > 0)) throw std::invalid_argument(op + ": temperature must be positive");
+  const int64_t C = static_cast<int64_t>(request.candidates.size());
+  std::vector<int64_t> currentIndex(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t current = sequences[b][request.positions[b]];
+    auto found = std::find(request.candidates.begin(), request.candidates.end(), current);
+    if (found == request.candidates.end())
+      throw std::invalid_argument(op + ": candidates must contain each row's current token, but lack " + std::to_string(current) +
+                                  " = sequences[" + std::to_string(b) + "][positions[" + std::to_string(b) + "]]");
+    currentIndex[b] = found - request.candidates.begin();
+  }
+  const SequenceBatch prepared =
+      prepareSequences(model, sequences, request.answerSpans, request.promptSpans, &request.positions, op);
+  throwIfCancelled(cancel, op);
+
+  torch::AutoGradMode withGrad(true);
+  const auto device = model.device();
+  const int64_t width = prepared.width, hiddenSize = model.config().hiddenSize;
+
+  // One one-hot leaf row per example: [batch, C], selecting the current token.
+  auto onehot = torch::zeros({batch, C}, torch::kFloat32);
+  for (int64_t b = 0; b < batch; ++b) onehot[b][currentIndex[b]] = 1.0f;
+  onehot = onehot.to(device, model.dtype()).requires_grad_(true);
+
+  auto embeddings = model.embedUnscaled(prepared.padded.ids);                                          // [batch, width, hidden]
+  auto candidateEmbeddings = model.embeddingMatrix().index_select(0, longTensor(request.candidates, device));  // [C, hidden]
+  auto replacement = onehot.matmul(candidateEmbeddings);                                               // [batch, hidden]
+  auto rows = torch::arange(batch, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  embeddings = embeddings.index_put({rows, longTensor(request.positions, device)}, replacement);
+  embeddings = model.scaleEmbeddings(embeddings);
+
+  auto attention = model.attentionInputs(prepared.padded.positions, 0, prepared.padded.positions, prepared.padded.valid);
+  auto hidden = model.decode(embeddings, attention, nullptr, 0).reshape({batch * width, hiddenSize});  // [batch*width, hidden]
+
+  // lm_head only where a loss term reads: answer and prompt predictions, one matmul for both.
+  const int64_t answerCount = static_cast<int64_t>(prepared.answer.flatIndex.size());
+  std::vector<int64_t> readAt = prepared.answer.flatIndex;
+  readAt.insert(readAt.end(), prepared.prompt.flatIndex.begin(), prepared.prompt.flatIndex.end());
+  auto logits = model.logits(hidden.index_select(0, longTensor(readAt, device))).to(torch::kFloat32);  // [N, vocab]
+  auto answerNll = tokenNll(logits.narrow(0, 0, answerCount), longTensor(prepared.answer.targets, device), request.temperature);
+  auto answerLoss = rowMean(answerNll, longTensor(prepared.answer.rows, device), batch);  // [batch]
+  torch::Tensor promptNll = torch::zeros({batch}, logits.options());
+  if (!prepared.prompt.flatIndex.empty()) {
+    auto nll = tokenNll(logits.narrow(0, answerCount, logits.size(0) - answerCount), longTensor(prepared.prompt.targets, device), 1.0);
+    promptNll = rowMean(nll, longTensor(prepared.prompt.rows, device), batch);
+  }
+  auto losses = answerLoss + request.controlWeight * promptNll;  // [batch]
+
+  throwIfCancelled(cancel, op);
+  auto gradient = torch::autograd::grad({losses.sum()}, {onehot})[0];  // [batch, C]
+
+  GradientResult result;
+  result.candidateCount = C;
+  result.gradients = toFloatVector(gradient);
+  result.losses = toFloatVector(losses.detach());
+  result.answerLosses = toFloatVector(answerLoss.detach());
+  result.promptNll = toFloatVector(promptNll.detach());
+  return result;
+}
+
+ScoreResult scoreAnswers(const Model& model, const ScoreRequest& request, const CancelFlag* cancel) {
+  const std::string op = "scoreAnswers";
+  const SequenceBatch prepared = prepareSequences(model, request.sequences, request.answerSpans, request.promptSpans, nullptr, op);
+  throwIfCancelled(cancel, op);
+
+  c10::InferenceMode inference;
+  const auto device = model.device();
+  const int64_t batch = static_cast<int64_t>(request.sequences.size());
+  const int64_t width = prepared.width;
+  auto attention = model.attentionInputs(prepared.padded.positions, 0, prepared.padded.positions, prepared.padded.valid);
+  auto hidden = model.decode(model.embed(prepared.padded.ids), attention, nullptr, 0).reshape({batch * width, -1});
+
+  const int64_t answerCount = static_cast<int64_t>(prepared.answer.flatIndex.size());
+  std::vector<int64_t> readAt = prepared.answer.flatIndex;
+  readAt.insert(readAt.end(), prepared.prompt.flatIndex.begin(), prepared.prompt.flatIndex.end());
+  auto logits = model.logits(hidden.index_select(0, longTensor(readAt, device))).to(torch::kFloat32);  // [N, vocab]
+  auto answerLogits = logits.narrow(0, 0, answerCount);
+  auto answerTargets = longTensor(prepared.answer.targets, device);
+  auto answerRows = longTensor(prepared.answer.rows, device);
+  auto answerLoss = rowMean(tokenNll(answerLogits, answerTargets, 1.0), answerRows, batch);
+  auto misses = (answerLogits.argmax(-1) != answerTargets).to(torch::kFloat32);
+  auto missCount = torch::zeros({batch}, misses.options()).index_add(0, answerRows, misses);
+  torch::Tensor promptNll = torch::zeros({batch}, logits.options());
+  if (!prepared.prompt.flatIndex.empty()) {
+    auto nll = tokenNll(logits.narrow(0, answerCount, logits.size(0) - answerCount), longTensor(prepared.prompt.targets, device), 1.0);
+    promptNll = rowMean(nll, longTensor(prepared.prompt.rows, device), batch);
+  }
+
+  ScoreResult result;
+  result.answerLoss = toFloatVector(answerLoss);
+  result.promptNll = toFloatVector(promptNll);
+  auto exact = (missCount == 0).to(torch::kCPU);
+  for (int64_t b = 0; b < batch; ++b) result.exactMatch.push_back(exact[b].item<bool>() ? 1 : 0);
+  return result;
+}
+
+}  // namespace greater

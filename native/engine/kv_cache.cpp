@@ -1,0 +1,40 @@
+#include "engine/kv_cache.h"
+
+namespace greater {
+
+KVCache::KVCache(int64_t numLayers, int64_t batch, int64_t kvHeads, int64_t capacity, int64_t headDim,
+                 const torch::TensorOptions& options)
+    : batch_(batch), capacity_(capacity) {
+  keys_.reserve(numLayers);
+  values_.reserve(numLayers);
+  for (int64_t i = 0; i < numLayers; ++i) {
+    // Zero-filled rather than empty: slots never written (none in practice) must not hold NaN bit patterns.
+    keys_.push_back(torch::zeros({batch, kvHeads, capacity, headDim}, options));
+    values_.push_back(torch::zeros({batch, kvHeads, capacity, headDim}, options));
+  }
+  const auto device = options.device();
+  slotPositions_ = torch::zeros({batch, capacity}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  slotValid_ = torch::zeros({batch, capacity}, torch::TensorOptions().dtype(torch::kBool).device(device));
+}
+
+void KVCache::write(int64_t layer, int64_t offset, const torch::Tensor& keys, const torch::Tensor& values) {
+  const int64_t length = keys.size(2);
+  TORCH_CHECK(offset >= 0 && offset + length <= capacity_, "KVCache::write: slots [", offset, ", ", offset + length,
+              ") exceed the capacity ", capacity_);
+  keys_[layer].narrow(2, offset, length).copy_(keys);
+  values_[layer].narrow(2, offset, length).copy_(values);
+}
+
+torch::Tensor KVCache::keys(int64_t layer, int64_t length) const { return keys_[layer].narrow(2, 0, length); }
+
+torch::Tensor KVCache::values(int64_t layer, int64_t length) const { return values_[layer].narrow(2, 0, length); }
+
+void KVCache::keepRows(const torch::Tensor& rows) {
+  for (auto& k : keys_) k = k.index_select(0, rows);
+  for (auto& v : values_) v = v.index_select(0, rows);
+  slotPositions_ = slotPositions_.index_select(0, rows);
+  slotValid_ = slotValid_.index_select(0, rows);
+  batch_ = rows.size(0);
+}
+
+}  // namespace greater

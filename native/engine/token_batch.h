@@ -1,0 +1,41 @@
+// Ragged token rows (what callers pass) to padded tensors (what the decoder runs on), plus the argument
+// checks every operation shares. Errors name the operation and the argument, e.g. "generate: prompts[2][5]".
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace greater {
+
+using TokenRows = std::vector<std::vector<int64_t>>;
+
+struct Span {
+  int64_t start = 0;  // half-open [start, end)
+  int64_t end = 0;
+};
+
+struct PaddedTokens {
+  torch::Tensor ids;        // [batch, width] int64; padding slots hold token 0
+  torch::Tensor valid;      // [batch, width] bool: the slot holds a real token
+  torch::Tensor positions;  // [batch, width] int64 rope positions: real tokens count from 0 per row; pads 0
+  std::vector<int64_t> padLeft;  // per row: slots of padding before its first token
+  int64_t width = 0;
+};
+
+// Pads rows to `width` (>= every row's length) on the left or the right, on `device`.
+PaddedTokens padRows(const TokenRows& rows, int64_t width, bool left, const torch::Device& device);
+
+// Throws unless every id lies in [0, vocab). `what` is "operation: argument".
+void checkTokenIds(const TokenRows& rows, int64_t vocab, const std::string& what);
+void checkTokenIds(const std::vector<int64_t>& ids, int64_t vocab, const std::string& what);
+// Throws unless the batch is non-empty and every row has at least `minLength` tokens.
+void checkRows(const TokenRows& rows, int64_t minLength, const std::string& what);
+
+int64_t maxLength(const TokenRows& rows);
+
+// Copies a CPU float32 tensor's data into a vector.
+std::vector<float> toFloatVector(const torch::Tensor& t);
+
+}  // namespace greater
