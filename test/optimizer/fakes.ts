@@ -2,7 +2,7 @@
 // The fake model's behaviour is a pure function of its inputs (hashes of token ids), so two runs with the
 // same seed make the same calls and get the same answers; words listed as GOOD make answers right more
 // often, so the search has something to find.
-import { EngineError, type LanguageModel, type ModelInfo, type Span } from "../../ts/engine/types.js";
+import { EngineError, type LanguageModel, type ModelInfo, type OneHotGradientArgs, type Span } from "../../ts/engine/types.js";
 import type { ExampleInput, ExampleLayout, ModelTokenizer } from "../../ts/text/types.js";
 import type { TextFunctions } from "../../ts/optimizer/greater.js";
 import type { TrainingExample } from "../../ts/optimizer/context.js";
@@ -153,12 +153,23 @@ export class FakeModel implements LanguageModel {
   readonly calls: { kind: CallKind; rows: number }[] = [];
   disposed = false;
   private readonly good: Set<number>;
+  /** Ids the model likes everywhere (the single-token words of the fake vocabulary). */
+  private readonly preferred: Set<number>;
+  private readonly reasoningIds: { careful: number[]; plain: number[]; padding: number; end: number };
 
+  /** Works with any tokenizer: the words above that are single tokens in it play their parts. */
   constructor(
-    private readonly tokenizer: FakeTokenizer,
+    tokenizer: ModelTokenizer,
     private readonly options: FakeModelOptions = {},
   ) {
-    this.good = new Set(GOOD_WORDS.map((word) => tokenizer.id(word)));
+    const single = (word: string) => {
+      const ids = tokenizer.encode(word);
+      return ids.length === 1 ? ids : [];
+    };
+    const ids = (text: string) => tokenizer.encode(text);
+    this.good = new Set(GOOD_WORDS.flatMap(single));
+    this.preferred = new Set(WORDS.flatMap(single));
+    this.reasoningIds = { careful: ids(" step by step"), plain: ids(" the sum"), padding: ids(" a")[0], end: ids(".")[0] };
     this.info = {
       architecture: "FakeForCausalLM",
       modelType: "fake",
@@ -172,7 +183,7 @@ export class FakeModel implements LanguageModel {
       dtype: "float32",
       device: "cpu",
       parameterCount: 0,
-      eosTokenIds: [tokenizer.eosTokenId],
+      eosTokenIds: tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId],
       bosTokenId: tokenizer.bosTokenId,
       padTokenId: tokenizer.padTokenId,
       path: "(fake)",
@@ -195,12 +206,11 @@ export class FakeModel implements LanguageModel {
     options.signal?.throwIfAborted();
     this.enter("generate", prompts.length);
     if (this.options.generateDelayMs) await abortableDelay(this.options.generateDelayMs, options.signal);
-    const t = this.tokenizer;
+    const { careful, plain, padding, end } = this.reasoningIds;
     const tokens = prompts.map((row) => {
-      const careful = this.goodCount(row) > 0;
-      const words = careful ? [" step", " by", " step", "."] : [" the", " sum", "."];
+      const words = this.goodCount(row) > 0 ? careful : plain;
       const extra = hash(...row) % 3; // a little variety per row
-      return [...words.slice(0, words.length - 1), ...Array(extra).fill(t.id(" a")), t.id(".")].slice(0, options.maxNewTokens);
+      return [...words, ...Array<number>(extra).fill(padding), end].slice(0, options.maxNewTokens);
     });
     return { tokens, stopped: tokens.map(() => true) };
   }
@@ -217,7 +227,7 @@ export class FakeModel implements LanguageModel {
       for (let id = 0; id < this.info.vocabSize; id++) {
         if (options.disallowed?.[id] || banned.has(id)) continue;
         // A shared preference (word ids first) plus a per-row nudge, so examples agree only partly.
-        const shared = id < 4 + WORDS.length ? 100 - (hash(id) % 40) : 0;
+        const shared = this.preferred.has(id) ? 100 - (hash(id) % 40) : 0;
         scored.push({ id, score: shared + (hash(id, ...prefix.slice(-3), prefix.length, hash(...prefix) % 4) % 60) });
       }
       scored.sort((a, b) => b.score - a.score || a.id - b.id);
@@ -225,14 +235,7 @@ export class FakeModel implements LanguageModel {
     });
   }
 
-  async oneHotGradient(args: {
-    sequences: number[][];
-    positions: number[];
-    candidates: number[];
-    answerSpans: Span[];
-    promptSpans: Span[];
-    signal?: AbortSignal;
-  }) {
+  async oneHotGradient(args: OneHotGradientArgs) {
     args.signal?.throwIfAborted();
     this.enter("oneHotGradient", args.sequences.length);
     for (const [r, row] of args.sequences.entries()) {

@@ -9,6 +9,7 @@ import {
 import type { GreaterEvent, StepEvent, StepRecord } from "../../ts/optimizer/events.js";
 import { parseState, type OptimizerState } from "../../ts/optimizer/state.js";
 import type { GreaterConfig } from "../../ts/optimizer/config.js";
+import { buildExampleLayout, disallowedTokenMask, loadTokenizer } from "../../ts/text/index.js";
 import { FakeModel, FakeTokenizer, fakeExamples, fakeTextFunctions, type FakeModelOptions } from "./fakes.js";
 
 const tokenizer = new FakeTokenizer();
@@ -81,10 +82,11 @@ describe("GreaterOptimizer loop", () => {
   });
 
   it.each([
-    [" proper logical.", "wrapped"],
-    [" proper logical and", "grew"],
-  ] as const)("moves one position per step, wrapping after a sentence end, growing with the filler otherwise (%j)", async (initialPrompt, seen) => {
-    const { optimizer } = run({ initialPrompt, steps: 12 });
+    // Trying every candidate reaches the current "." at the last position, which exits early: a wrap.
+    [" proper logical.", 30, "wrapped"],
+    [" proper logical and", 3, "grew"],
+  ] as const)("moves one position per step, wrapping after a sentence end, growing with the filler otherwise (%j)", async (initialPrompt, candidatesToScore, seen) => {
+    const { optimizer } = run({ initialPrompt, candidatesToScore, steps: 12 });
     const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
     const filler = tokenizer.id("_");
     let position = 0;
@@ -306,5 +308,31 @@ describe("ablations", () => {
     const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
     expect(weights).toEqual([0]);
     for (const c of events[0].rescored) expect(c.score).toBe(c.mistakeRate);
+  });
+});
+
+describe("with the text layer's defaults and a real tokenizer", () => {
+  it("lays out examples with ts/text, masks with its candidate filter, and keeps every prompt verbatim", async () => {
+    const real = await loadTokenizer(new URL("../fixtures/tokenizers/tiny-bytelevel", import.meta.url).pathname);
+    const model = new FakeModel(real);
+    const mask = disallowedTokenMask(real, { rule: "strict", vocabSize: real.vocabSize, cacheDir: null });
+    const seenDisallowed: unknown[] = [];
+    const original = model.topCandidates.bind(model);
+    model.topCandidates = async (sequences, options) => {
+      seenDisallowed.push(options.disallowed);
+      return original(sequences, options);
+    };
+    const optimizer = optimizeSteps(model, real, task, { initialPrompt: "proper logical reasoning and think step by step.", steps: 3, topK: 8, minCandidates: 3, seed: 5 });
+    // encodePrompt gave the prompt its leading space for the authors' template.
+    expect(real.decode(optimizer.state.prompt)).toBe(" proper logical reasoning and think step by step.");
+    const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
+    expect(events).toHaveLength(3);
+    expect(Array.from(seenDisallowed[0] as Uint8Array)).toEqual(Array.from(mask));
+    for (const event of events) {
+      // All but the last candidate come from the proposal (the last may be the current token, added as is).
+      expect(event.candidates.slice(0, -1).filter((c) => mask[c.token] === 1)).toEqual([]);
+      const layout = buildExampleLayout(real, { question: task.train[0].question, prompt: event.prompt.ids });
+      expect(layout.promptVerbatim).toBe(true);
+    }
   });
 });
