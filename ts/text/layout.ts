@@ -90,6 +90,11 @@ export function userTurnContent(
  * later part (the answer here). Such tokens are listed in `merges`. The prompt is decoded to text and placed in the
  * message; `promptVerbatim` says whether its ids come back unchanged at spans.prompt.
  *
+ * What each span covers: `question` is the question with the template's words around it (`"{question}. Use"` in
+ * "authors" mode, the newline before it in "prompt-first"); the chat template's text before the message (BOS, user
+ * header) precedes the first span and belongs to none; `header` is everything after the message up to the reasoning
+ * (end of turn, assistant header); `extractor` starts with the joining space.
+ *
  * With "prompt-first", a prompt that ends in punctuation merges with the newline before the question in Llama 3 and
  * Qwen tokenizers (".\n" is one token), so such a prompt is not verbatim.
  *
