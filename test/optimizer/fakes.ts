@@ -15,7 +15,7 @@ const WORDS = [
 ];
 export const GOOD_WORDS = [" careful", " step", " verify", " exact"];
 
-/** Word-level tokenizer: the words above, then every printable ASCII character as a fallback token. */
+/** Word-level tokenizer: the words above, then newline, carriage return and every printable ASCII character as fallback tokens. */
 export class FakeTokenizer implements ModelTokenizer {
   readonly vocab: string[];
   readonly bosTokenId = 0;
@@ -27,7 +27,7 @@ export class FakeTokenizer implements ModelTokenizer {
 
   /** @param extraWords more multi-character tokens, appended after the fallback characters */
   constructor(extraWords: string[] = []) {
-    const chars = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter((c) => !WORDS.includes(c));
+    const chars = ["\n", "\r", ...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i))].filter((c) => !WORDS.includes(c));
     this.vocab = [...SPECIALS, ...WORDS, ...chars, ...extraWords];
     this.vocab.forEach((text, id) => this.byText.set(text, id));
   }

@@ -10,6 +10,8 @@ import type { GreaterEvent, StepEvent, StepRecord } from "../../ts/optimizer/eve
 import { parseState, type OptimizerState } from "../../ts/optimizer/state.js";
 import type { GreaterConfig } from "../../ts/optimizer/config.js";
 import { buildExampleLayout, disallowedTokenMask, loadTokenizer } from "../../ts/text/index.js";
+import { evaluate } from "../../ts/tasks/evaluate.js";
+import type { Task } from "../../ts/tasks/types.js";
 import { FakeModel, FakeTokenizer, fakeExamples, fakeTextFunctions, type FakeModelOptions } from "./fakes.js";
 
 const tokenizer = new FakeTokenizer();
@@ -219,7 +221,7 @@ describe("GreaterOptimizer loop", () => {
   });
 
   it("stops when the best loss has not improved for more than `patience` steps", async () => {
-    const whole = run({ steps: 8 }).optimizer;
+    const whole = run({ steps: 20 }).optimizer;
     await collect(whole);
     const counters = whole.state.history.map((_, i) => {
       const losses = whole.state.history.slice(0, i + 1).map((h) => h.loss);
@@ -227,7 +229,7 @@ describe("GreaterOptimizer loop", () => {
     });
     const stopAt = counters.findIndex((c) => c > 1);
     expect(stopAt).toBeGreaterThan(0); // the fake run has a plateau of at least two steps
-    const { optimizer } = run({ steps: 8, patience: 1 });
+    const { optimizer } = run({ steps: 20, patience: 1 });
     const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
     expect(events).toHaveLength(stopAt + 1);
     expect(events.at(-1)?.stop).toBe("patience");
@@ -334,5 +336,31 @@ describe("with the text layer's defaults and a real tokenizer", () => {
       const layout = buildExampleLayout(real, { question: task.train[0].question, prompt: event.prompt.ids });
       expect(layout.promptVerbatim).toBe(true);
     }
+  });
+});
+
+describe("dev accuracy", () => {
+  it("defaults to the tasks layer's evaluation on the dev split of a full Task", async () => {
+    const fullTask = {
+      ...task,
+      name: "fake",
+      dev: fakeExamples(4).map((e) => ({ ...e, id: `dev:${e.id}`, source: { file: "dev", line: 1 } })),
+      normalise: (answer: string) => answer.trim().toLowerCase(),
+    } as unknown as Task;
+    const model = new FakeModel(tokenizer);
+    const result = await optimize(model, tokenizer, fullTask, { ...base, steps: 1 }, { text });
+    const direct = await evaluate(model, tokenizer, fullTask, result.bestPrompt.ids, "dev", {
+      template: "authors",
+      maxNewTokens: 1024,
+      layout: text.layout,
+    });
+    expect(result.devAccuracy).toBe(direct.accuracy);
+    expect(model.calls.filter((c) => c.kind === "generate").length).toBeGreaterThan(2);
+  });
+
+  it("is skipped with evaluate: false", async () => {
+    const fullTask = { ...task, dev: fakeExamples(2), normalise: (a: string) => a } as unknown as Task;
+    const result = await optimize(new FakeModel(tokenizer), tokenizer, fullTask, { ...base, steps: 1 }, { text, evaluate: false });
+    expect(result.devAccuracy).toBeNull();
   });
 });

@@ -18,6 +18,7 @@ import { proposeCandidates } from "./candidates.js";
 import { resolveConfig, type GreaterConfig } from "./config.js";
 import { boundaryProbes, canonicalPrompt, type LayoutExample, type OptimizationTask, type StepContext } from "./context.js";
 import type { GreaterEvent, PromptText, StartEvent, StepEvent, StepRecord, StepTimings } from "./events.js";
+import { devEvaluator, type PromptEvaluator } from "./evaluation.js";
 import { gradientOverReasoning } from "./gradient.js";
 import { RowSplitter } from "./oom.js";
 import { Mulberry32 } from "./prng.js";
@@ -26,9 +27,6 @@ import { generateReasoning, prefixesOnly, type ReasoningSet } from "./reasoning.
 import { ScoreCache, selectByRegeneratedReasoning } from "./selection.js";
 import { cloneState, STATE_FORMAT, STATE_VERSION, type OptimizerState } from "./state.js";
 import { estimateRemaining, projectStepWork, type StepWork } from "./workload.js";
-
-/** Measures a prompt's accuracy (0..1) on held-out examples, e.g. the tasks layer's evaluation on dev. */
-export type PromptEvaluator = (prompt: PromptText, signal?: AbortSignal) => Promise<number>;
 
 /** The text layer's pieces the optimizer needs (defaults come from ts/text). */
 export interface TextFunctions {
@@ -46,10 +44,11 @@ export interface OptimizeOptions {
   /** Continue a saved run from its state (see GreaterOptimizer.state). */
   resumeFrom?: OptimizerState;
   /**
-   * Dev accuracy of the best prompt at the end. Defaults to none (devAccuracy null); pass the tasks
-   * layer's evaluation bound to the task's dev split.
+   * How the best prompt's dev accuracy is measured at the end. Default: the tasks layer's `evaluate` on
+   * the task's dev split when the task is a full tasks `Task` with dev examples; `false` skips it
+   * (devAccuracy null).
    */
-  evaluate?: PromptEvaluator;
+  evaluate?: PromptEvaluator | false;
   /**
    * The text layer's functions. Default: ts/text's buildExampleLayout with config.userTurnTemplate, and
    * disallowedTokenMask with config.candidateFilter over the model's vocabulary.
@@ -118,6 +117,7 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
   private current: OptimizerState;
   private readonly context: StepContext;
   private readonly options: OptimizeOptions;
+  private readonly evaluator: PromptEvaluator | undefined;
 
   constructor(
     readonly model: LanguageModel,
@@ -149,6 +149,7 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
       signal: options.signal,
     };
     this.current = options.resumeFrom ? this.checkResumable(options.resumeFrom) : this.freshState();
+    this.evaluator = options.evaluate === false ? undefined : (options.evaluate ?? devEvaluator(model, tokenizer, task, this.config, text.layout));
   }
 
   /** A JSON-able copy of the complete state after the last completed step. */
@@ -199,7 +200,7 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     if (state.book.best === null) throw new Error("no step has completed yet, so there is no result");
     const best = state.book.best;
     const bestPrompt = { ids: best.ids, text: best.text };
-    const evaluate = options.evaluate !== false ? this.options.evaluate : undefined;
+    const evaluate = options.evaluate !== false ? this.evaluator : undefined;
     const devAccuracy = evaluate ? await evaluate(bestPrompt, this.options.signal) : null;
     return {
       bestPrompt,

@@ -6,9 +6,9 @@ export {
   optimizeSteps,
   type GreaterResult,
   type OptimizeOptions,
-  type PromptEvaluator,
   type TextFunctions,
 } from "./greater.js";
+export { devEvaluator, type PromptEvaluator } from "./evaluation.js";
 export {
   DEFAULT_CONFIG,
   GreaterConfigError,
