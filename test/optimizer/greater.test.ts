@@ -153,6 +153,17 @@ describe("GreaterOptimizer loop", () => {
     expect(stateWithoutTimings(longer.state)).toEqual(stateWithoutTimings(whole.state));
   });
 
+  it("resumes with the saved configuration through GreaterOptimizer.resume", async () => {
+    const short = run({ steps: 2 }).optimizer;
+    await collect(short);
+    const resumed = GreaterOptimizer.resume(new FakeModel(tokenizer), tokenizer, task, short.state, { text }, { steps: 4 });
+    expect(resumed.config).toEqual({ ...short.state.config, steps: 4 });
+    await collect(resumed);
+    const whole = run({ steps: 4 }).optimizer;
+    await collect(whole);
+    expect(stateWithoutTimings(resumed.state)).toEqual(stateWithoutTimings(whole.state));
+  });
+
   it("refuses to resume with another search configuration or other train examples", () => {
     const model = new FakeModel(tokenizer);
     const saved = optimizeSteps(model, tokenizer, task, base, { text }).state;

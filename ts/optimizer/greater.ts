@@ -152,6 +152,21 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     this.evaluator = options.evaluate === false ? undefined : (options.evaluate ?? devEvaluator(model, tokenizer, task, this.config, text.layout));
   }
 
+  /**
+   * Continues a saved run with its own configuration; `changes` may raise `steps` or change `patience`,
+   * `lossThreshold` and `maxBatchRows` (the fields that do not alter the search).
+   */
+  static resume(
+    model: LanguageModel,
+    tokenizer: ModelTokenizer,
+    task: OptimizationTask,
+    state: OptimizerState,
+    options: Omit<OptimizeOptions, "resumeFrom"> = {},
+    changes: Partial<Pick<GreaterConfig, "steps" | "patience" | "lossThreshold" | "maxBatchRows">> = {},
+  ): GreaterOptimizer {
+    return new GreaterOptimizer(model, tokenizer, task, { ...state.config, ...changes }, { ...options, resumeFrom: state });
+  }
+
   /** A JSON-able copy of the complete state after the last completed step. */
   get state(): OptimizerState {
     return cloneState(this.current);
