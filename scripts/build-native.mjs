@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeBinaryRecord } from "./binary-choice.mjs";
 import { ensureLibtorch } from "./ensure-libtorch.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -26,8 +27,7 @@ execFileSync(process.execPath, [cmakeJs, "compile", "--out", outDir, ...(debug ?
   ...(process.env.CMAKE_BUILD_PARALLEL_LEVEL ? [] : ["--parallel", "2"])],
   { cwd: root, stdio: "inherit" });
 const variant = libtorch.cuda && !cpuOnly && hasNvcc() ? "cuda" : "cpu";
-const record = { libtorchVersion: libtorch.version, variant, libtorchRoot: libtorch.root, source: libtorch.source, cxx11Abi: libtorch.cxx11Abi };
-writeFileSync(join(outDir, debug ? "Debug" : "Release", "libtorch.json"), JSON.stringify(record, null, 2) + "\n");
+writeFileSync(join(outDir, debug ? "Debug" : "Release", "libtorch.json"), JSON.stringify(makeBinaryRecord(libtorch, variant), null, 2) + "\n");
 console.error(`greater: built the ${variant} addon in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
 function hasNvcc() {

@@ -34,6 +34,7 @@ export function describeLibtorch(root, source) {
     libDir,
     version: readVersion(root),
     cuda: readdirSync(libDir).some((f) => f.startsWith("libtorch_cuda.") || f.startsWith("libc10_cuda.")),
+    cudaVersion: readCudaVersion(root),
     cxx11Abi: readCxx11Abi(root),
     cxxStandard: readCxxStandard(root),
   };
@@ -54,6 +55,18 @@ function readVersion(root) {
     if (m) return m[1];
   }
   return "unknown";
+}
+
+function readCudaVersion(root) {
+  // A Python torch says `cuda = '13.0'` in version.py (None for CPU builds); a libtorch zip's build-version
+  // carries it as a local tag ("2.14.1+cu130").
+  const versionPy = join(root, "version.py");
+  if (existsSync(versionPy)) {
+    const m = /^cuda\b[^=]*=\s*['"]([\d.]+)['"]/m.exec(readFileSync(versionPy, "utf8"));
+    return m ? m[1] : null;
+  }
+  const tag = /\+cu(\d+)(\d)$/.exec(readVersion(root));
+  return tag ? `${tag[1]}.${tag[2]}` : null;
 }
 
 function readCxxStandard(root) {
@@ -86,8 +99,11 @@ function fromCmakeDir(dir, source) {
 
 function fromPython() {
   const python = process.env.PYTHON ?? "python3";
+  // find_spec locates the torch package without importing it: a few hundred milliseconds instead of
+  // seconds, which matters because the loader runs this discovery on every start.
+  const script = "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
   try {
-    const out = execFileSync(python, ["-c", "import torch, os; print(os.path.dirname(torch.__file__))"], {
+    const out = execFileSync(python, ["-c", script], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "ignore"],
       timeout: 60_000,

@@ -36,8 +36,7 @@ try {
     },
   });
   const folder = join(out, "prebuilds", `${process.platform}-${process.arch}`);
-  const record = { libtorchVersion: libtorch.version, variant: "cpu", libtorchRoot: libtorch.root, source: libtorch.source, cxx11Abi: libtorch.cxx11Abi };
-  writeFileSync(join(folder, "libtorch.json"), JSON.stringify(record, null, 2) + "\n");
+  writeFileSync(join(folder, "libtorch.json"), JSON.stringify(makeBinaryRecord(libtorch, "cpu"), null, 2) + "\n");
   console.error(`greater: prebuilt ${folder} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -1,23 +1,22 @@
-// Loads the native addon: prebuilt binaries first, then the local build (node-gyp-build's order).
-// A binary whose libtorch is missing or of another version fails inside dlopen; we turn that into one
-// error that names the libtorch the binary needs and how to rebuild, instead of a bare loader message.
-import { existsSync, readFileSync } from "node:fs";
+// Loads the native addon: the binary that fits the user's libtorch, chosen by scripts/binary-choice.mjs
+// (shared with the install script). Candidates are probed in a child process first, so a binary that does
+// not fit (another libtorch, missing CUDA libraries, a crash in a static initialiser) never takes this
+// process down; when none fits, the error is a checklist of what was found, what was needed and the
+// commands that fix it. The chosen libtorch's libraries are preloaded by absolute path, because a prebuilt
+// binary cannot know where the user's libtorch lives.
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chooseBinary, noFitMessage, readBinaryRecord as readRecordBesideBinary, type BinaryRecord } from "../../scripts/binary-choice.mjs";
+import type { Libtorch } from "../../scripts/find-libtorch.mjs";
+import { preloadLibtorch } from "../../scripts/libtorch-preload.mjs";
+
+export type { BinaryRecord } from "../../scripts/binary-choice.mjs";
 
 const require = createRequire(import.meta.url);
 
 /** The package root (the folder holding package.json), whether running from ts/ or dist/. */
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** What a binary was built against, as recorded beside it at build time. */
-export interface BinaryRecord {
-  libtorchVersion: string;
-  variant: "cpu" | "cuda";
-  libtorchRoot?: string;
-  source?: string;
-}
 
 /** The raw N-API surface. Typed wrappers live in the files that use them. */
 export interface NativeBinding {
@@ -34,47 +33,56 @@ export interface NativeBinding {
   [name: string]: unknown;
 }
 
-let cached: { binding: NativeBinding; path: string } | undefined;
+/** Which binary was loaded, with which libtorch, and why the others were passed over (`greater info`). */
+export interface BinaryChoice {
+  path: string;
+  /** In words: "platform package @greater/linux-x64-cpu-torch2.13", "local source build (build/Release)", ... */
+  origin: string;
+  /** What the binary's libtorch.json says it needs. */
+  record?: BinaryRecord;
+  /** The libtorch it runs with (null only for GREATER_BINARY without any libtorch found). */
+  libtorch: Pick<Libtorch, "version" | "root" | "source" | "cuda" | "cudaVersion"> | null;
+  /** Every candidate looked at, in order, with its outcome. */
+  considered: { path: string; origin: string; outcome: string }[];
+}
+
+let loaded: { binding: NativeBinding; path: string; choice: BinaryChoice } | undefined;
 
 export function loadBinding(): NativeBinding {
   return loadBindingWithPath().binding;
 }
 
+/** Loads (once per process) the binary that fits, and says which it is. Throws the checklist when none fits. */
 export function loadBindingWithPath(): { binding: NativeBinding; path: string } {
-  if (cached) return cached;
-  const nodeGypBuild = require("node-gyp-build") as { resolve(dir: string): string };
-  let path: string;
+  if (loaded) return loaded;
+  const choice = chooseBinary({ packageRoot });
+  const { chosen } = choice;
+  if (!chosen) throw new Error(noFitMessage(choice, { packageRoot }));
   try {
-    path = process.env.GREATER_BINARY ?? nodeGypBuild.resolve(packageRoot);
-  } catch {
-    throw new Error(
-      `greater: no native addon found (looked in ${join(packageRoot, "prebuilds")} and ${join(packageRoot, "build", "Release")}).\n` +
-        `Build it with \`npm run build:native\` (needs a libtorch: see README, "Where libtorch comes from").`,
-    );
-  }
-  try {
-    cached = { binding: require(path) as NativeBinding, path };
-    return cached;
+    if (chosen.libtorch) preloadLibtorch(chosen.path, chosen.libtorch.libDir);
+    const binding = require(chosen.path) as NativeBinding;
+    const libtorch = chosen.libtorch
+      ? { version: chosen.libtorch.version, root: chosen.libtorch.root, source: chosen.libtorch.source, cuda: chosen.libtorch.cuda, cudaVersion: chosen.libtorch.cudaVersion }
+      : null;
+    const considered = choice.considered.map(({ path, origin, outcome }) => ({ path, origin, outcome }));
+    loaded = { binding, path: chosen.path, choice: { path: chosen.path, origin: chosen.origin, record: chosen.record, libtorch, considered } };
+    return loaded;
   } catch (e) {
-    const record = readBinaryRecord(path);
-    const needs = record
-      ? `libtorch ${record.libtorchVersion} (${record.variant})${record.libtorchRoot ? ` at ${record.libtorchRoot}` : ""}`
-      : "the libtorch it was built against";
+    // The probe loaded it in a child process; failing here means the machine changed in between.
     throw new Error(
-      `greater: the native addon ${path} could not be loaded: ${(e as Error).message}\n` +
-        `It needs ${needs}. Either make that libtorch available again, or rebuild against yours with ` +
-        "`npm run build:native` (LIBTORCH=/path/to/libtorch to choose one).",
+      `greater: ${chosen.path} passed its probe but failed to load in this process: ${(e as Error).message}\n` +
+        "Run again with GREATER_REPROBE=1 to probe afresh.",
     );
   }
 }
 
+/** The choice behind the loaded binary (loading it if needed). */
+export function binaryChoice(): BinaryChoice {
+  loadBindingWithPath();
+  return loaded!.choice;
+}
+
 /** Reads the libtorch.json written beside a binary at build time, if any. */
 export function readBinaryRecord(binaryPath: string): BinaryRecord | undefined {
-  const file = join(dirname(binaryPath), binaryPath.endsWith("greater.node") ? "libtorch.json" : "libtorch.json");
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as BinaryRecord;
-  } catch {
-    return undefined;
-  }
+  return readRecordBesideBinary(binaryPath);
 }

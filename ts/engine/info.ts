@@ -1,5 +1,5 @@
 // Engine-wide information and the first asynchronous call through the whole pipe.
-import { loadBindingWithPath, readBinaryRecord } from "./binding.js";
+import { binaryChoice, loadBindingWithPath } from "./binding.js";
 
 export interface EngineInfo {
   /** libtorch version the addon was compiled against, e.g. "2.13.0". */
@@ -16,14 +16,27 @@ export interface EngineInfo {
   threads: number;
   /** The .node file that was loaded. */
   binaryPath: string;
-  /** Where the libtorch the addon was built against came from (when recorded at build time). */
+  /** Which binary that is: "platform package @greater/linux-x64-cpu-torch2.13", "local source build (build/Release)", ... */
+  binaryOrigin: string;
+  /** Where the libtorch the addon runs with was found: "LIBTORCH", "python (python3)", ... */
   libtorchSource?: string;
+  /** That libtorch's folder. */
+  libtorchRoot?: string;
+  /** Every binary the loader looked at, in order, and what became of it. */
+  candidates: { path: string; origin: string; outcome: string }[];
 }
 
 export function engineInfo(): EngineInfo {
   const { binding, path } = loadBindingWithPath();
-  const record = readBinaryRecord(path);
-  return { ...binding.engineInfo(), binaryPath: path, libtorchSource: record?.source };
+  const choice = binaryChoice();
+  return {
+    ...binding.engineInfo(),
+    binaryPath: path,
+    binaryOrigin: choice.origin,
+    libtorchSource: choice.libtorch?.source,
+    libtorchRoot: choice.libtorch?.root,
+    candidates: choice.considered,
+  };
 }
 
 /** Sets libtorch's intra-op thread count for this process. */
