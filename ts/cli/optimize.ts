@@ -1,0 +1,85 @@
+// `greater optimize`: a GReaTer run on a model folder and a task, recorded in a run folder.
+import { join } from "node:path";
+import type { GreaterConfig } from "../optimizer/config.js";
+import type { SplitName } from "../tasks/types.js";
+import { chooseDisplayMode } from "./progress.js";
+import { resumeRun, startRun, type RunResult, type TaskSource } from "./run-job.js";
+
+export interface OptimizeFlags {
+  model?: string;
+  task?: string;
+  data?: string;
+  steps?: number;
+  init?: string;
+  out?: string;
+  device: string;
+  dtype?: string;
+  resume?: string;
+  seed: number;
+  splitSeed: number;
+  trainSize?: number;
+  devSize?: number;
+  testSize?: number;
+  maxNewTokens?: number;
+  topK?: number;
+  evalSplits: string;
+  evalLimit?: number;
+  threads?: number;
+  overwrite?: boolean;
+  json?: boolean;
+}
+
+export function parseSplits(text: string): SplitName[] {
+  const splits = text.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const s of splits) if (s !== "train" && s !== "dev" && s !== "test") throw new Error(`--eval-splits: unknown split "${s}" (use train, dev, test, comma-separated)`);
+  return splits as SplitName[];
+}
+
+/** Prints the end of a run for people (stderr) and, with --json, the result line for machines (stdout). */
+export function reportResult(result: RunResult, json: boolean | undefined): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ type: "result", ...result }) + "\n");
+    return;
+  }
+  const pct = (v: number | undefined) => (v === undefined ? "-" : `${(v * 100).toFixed(1)}%`);
+  const splits = [...new Set([...Object.keys(result.accuracy.initial), ...Object.keys(result.accuracy.best)])] as SplitName[];
+  console.error(`\nbefore: ${JSON.stringify(result.initialPrompt.text)}`);
+  console.error(`after:  ${JSON.stringify(result.bestPrompt.text)}  (train loss ${result.trainLoss.toFixed(3)}, step ${result.bestStep + 1} of ${result.stepsDone})`);
+  for (const split of splits) console.error(`${split} accuracy: ${pct(result.accuracy.initial[split])} -> ${pct(result.accuracy.best[split])}`);
+  console.error(`run folder: ${result.runDir} (${result.seconds.toFixed(0)} s); plot it with: greater plot ${result.runDir}`);
+}
+
+export async function optimizeCommand(flags: OptimizeFlags, signal: AbortSignal): Promise<number> {
+  const display = chooseDisplayMode(flags.json);
+  let result: RunResult;
+  if (flags.resume) {
+    result = await resumeRun(flags.resume, { display, signal });
+  } else {
+    if (!flags.model) throw new Error("--model DIR is required (or --resume RUN)");
+    if (!flags.task) throw new Error("--task is required, e.g. --task bbh:navigate (or --resume RUN)");
+    const task: TaskSource = {
+      spec: flags.task,
+      data: flags.data,
+      splitSeed: flags.splitSeed,
+      sizes: flags.trainSize || flags.devSize || flags.testSize ? { train: flags.trainSize, dev: flags.devSize, test: flags.testSize } : undefined,
+    };
+    const optimizer: Partial<GreaterConfig> = {
+      seed: flags.seed,
+      ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
+      ...(flags.init !== undefined ? { initialPrompt: flags.init } : {}),
+      ...(flags.maxNewTokens !== undefined ? { maxNewTokens: flags.maxNewTokens } : {}),
+      ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
+    };
+    const out = flags.out ?? join("runs", `${flags.task.replace(/[^A-Za-z0-9_-]+/g, "-")}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+    result = await startRun(
+      out,
+      { path: flags.model, device: flags.device, dtype: flags.dtype },
+      task,
+      optimizer,
+      { splits: parseSplits(flags.evalSplits), maxNewTokens: flags.maxNewTokens ?? 512, limit: flags.evalLimit },
+      { display, signal, overwrite: flags.overwrite, threads: flags.threads },
+    );
+  }
+  reportResult(result, flags.json);
+  return 0;
+}
