@@ -5,7 +5,7 @@ import { loadModel } from "../engine/model.js";
 import { evaluateText } from "../tasks/index.js";
 import type { SplitName } from "../tasks/types.js";
 import { loadTokenizer } from "../text/index.js";
-import { loadTaskFrom } from "./run-job.js";
+import { loadTaskFrom, splitSizes } from "./run-job.js";
 
 export interface EvalFlags {
   model: string;
@@ -16,6 +16,9 @@ export interface EvalFlags {
   device: string;
   dtype?: string;
   splitSeed: number;
+  trainSize?: number;
+  devSize?: number;
+  testSize?: number;
   maxNewTokens: number;
   limit?: number;
   records?: string;
@@ -26,7 +29,7 @@ export interface EvalFlags {
 export async function evalCommand(flags: EvalFlags, signal: AbortSignal): Promise<number> {
   if (!["train", "dev", "test"].includes(flags.split)) throw new Error(`--split: unknown split "${flags.split}" (train, dev or test)`);
   if (flags.threads) (await import("../engine/info.js")).setThreads(flags.threads);
-  const task = loadTaskFrom({ spec: flags.task, data: flags.data, splitSeed: flags.splitSeed });
+  const task = loadTaskFrom({ spec: flags.task, data: flags.data, splitSeed: flags.splitSeed, sizes: splitSizes(flags) });
   await using model = await loadModel(flags.model, { device: flags.device, dtype: flags.dtype as never });
   const tokenizer = await loadTokenizer(flags.model);
   const result = await evaluateText(model, tokenizer, task, flags.prompt, flags.split as SplitName, {

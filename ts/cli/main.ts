@@ -37,7 +37,10 @@ export async function main(argv: string[]): Promise<number> {
       .addOption(new Option("--dtype <dtype>", "compute dtype (default: bfloat16 on CUDA, float32 on CPU)").choices(["float32", "bfloat16", "float16"]))
       .option("--threads <n>", "CPU threads for libtorch", integer("--threads", 1))
       .option("--split-seed <n>", "seed of the train/dev/test split", integer("--split-seed"), 0)
-      .option("--data <path>", "task file, or a folder with bbh/, gsm8k/, folio/ (default: ./data or $GREATER_DATA_DIR)");
+      .option("--data <path>", "task file, or a folder with bbh/, gsm8k/, folio/ (default: ./data or $GREATER_DATA_DIR)")
+      .option("--train-size <n>", "train examples (BBH default 50)", integer("--train-size", 1))
+      .option("--dev-size <n>", "dev examples (BBH default 100)", integer("--dev-size", 0))
+      .option("--test-size <n>", "test examples (default: the rest)", integer("--test-size", 0));
 
   modelOptions(
     program
@@ -51,9 +54,6 @@ export async function main(argv: string[]): Promise<number> {
       .option("--resume <dir>", "continue the run in this folder")
       .option("--overwrite", "replace a run already in --out")
       .option("--seed <n>", "seed of the optimizer's random draws", integer("--seed"), 0)
-      .option("--train-size <n>", "train examples", integer("--train-size", 1))
-      .option("--dev-size <n>", "dev examples", integer("--dev-size", 0))
-      .option("--test-size <n>", "test examples", integer("--test-size", 0))
       .option("--max-new-tokens <n>", "longest reasoning", integer("--max-new-tokens", 1))
       .option("--top-k <n>", "per-example top-k of the proposal", integer("--top-k", 1))
       .option("--eval-splits <splits>", "held-out splits measured before and after", "dev,test")

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { GreaterConfig } from "../optimizer/config.js";
 import type { SplitName } from "../tasks/types.js";
 import { chooseDisplayMode } from "./progress.js";
-import { resumeRun, startRun, type RunResult, type TaskSource } from "./run-job.js";
+import { resumeRun, splitSizes, startRun, type RunResult, type TaskSource } from "./run-job.js";
 
 export interface OptimizeFlags {
   model?: string;
@@ -61,7 +61,7 @@ export async function optimizeCommand(flags: OptimizeFlags, signal: AbortSignal)
       spec: flags.task,
       data: flags.data,
       splitSeed: flags.splitSeed,
-      sizes: flags.trainSize || flags.devSize || flags.testSize ? { train: flags.trainSize, dev: flags.devSize, test: flags.testSize } : undefined,
+      sizes: splitSizes(flags),
     };
     const optimizer: Partial<GreaterConfig> = {
       seed: flags.seed,

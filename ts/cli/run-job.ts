@@ -65,6 +65,12 @@ export interface JobOptions {
   signal?: AbortSignal;
 }
 
+/** The split sizes given on the command line, or undefined for the task's defaults. */
+export function splitSizes(flags: { trainSize?: number; devSize?: number; testSize?: number }): TaskSource["sizes"] {
+  const { trainSize, devSize, testSize } = flags;
+  return trainSize === undefined && devSize === undefined && testSize === undefined ? undefined : { train: trainSize, dev: devSize, test: testSize };
+}
+
 export function loadTaskFrom(source: TaskSource): Task {
   if (source.custom) {
     const c = source.custom;
