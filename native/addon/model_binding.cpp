@@ -14,6 +14,10 @@
 #include "engine/greater_ops.h"
 #include "engine/model.h"
 
+#ifdef GREATER_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 namespace greater::addon {
 
 namespace {
@@ -50,6 +54,22 @@ Napi::Object requestArg(const Napi::CallbackInfo& info, size_t index, const std:
   if (info.Length() <= index || !info[index].IsObject())
     throw Napi::TypeError::New(info.Env(), op + ": expected a request object");
   return info[index].As<Napi::Object>();
+}
+
+// Runs engine work; on CUDA out-of-memory, hands the allocator's cached blocks back before rethrowing, so
+// that the caller can retry with a smaller batch on a model that stays usable.
+template <typename Work>
+auto releasingMemoryOnOom(Work work) {
+  return [work = std::move(work)]() {
+    try {
+      return work();
+    } catch (const c10::OutOfMemoryError&) {
+#ifdef GREATER_WITH_CUDA
+      c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+      throw;
+    }
+  };
 }
 
 bool has(const Napi::Object& o, const char* key) {
@@ -129,7 +149,7 @@ Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   const std::string device = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   const std::string dtype = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
   return runAsync<std::shared_ptr<Model>>(
-      env, [path, device, dtype] { return Model::load(path, device, dtype); },
+      env, releasingMemoryOnOom([path, device, dtype] { return Model::load(path, device, dtype); }),
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {
         auto handle = Napi::External<ModelHandle>::New(env, new ModelHandle{model},
                                                        [](Napi::Env, ModelHandle* h) { delete h; });
@@ -203,7 +223,7 @@ Napi::Value LogProbsJs(const Napi::CallbackInfo& info) {
   if (has(r, "targets")) request.targets = raggedArg(r, "targets", op);
   request.full = has(r, "full") && r.Get("full").ToBoolean().Value();
   return runAsync<LogProbsResult>(
-      info.Env(), [model, request, cancel] { return computeLogProbs(*model, request, cancel.get()); },
+      info.Env(), releasingMemoryOnOom([model, request, cancel] { return computeLogProbs(*model, request, cancel.get()); }),
       [](Napi::Env env, LogProbsResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("positions", raggedValue(env, result.positions));
@@ -228,7 +248,7 @@ Napi::Value GenerateJs(const Napi::CallbackInfo& info) {
   if (has(r, "stopTokenIds")) request.stopTokenIds = intVector(r, "stopTokenIds", op);
   if (has(r, "ignoreEos")) request.useModelEos = !r.Get("ignoreEos").ToBoolean().Value();
   return runAsync<GenerateResult>(
-      info.Env(), [model, request, cancel] { return generateGreedy(*model, request, cancel.get()); },
+      info.Env(), releasingMemoryOnOom([model, request, cancel] { return generateGreedy(*model, request, cancel.get()); }),
       [](Napi::Env env, GenerateResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("tokens", raggedValue(env, result.tokens));
@@ -255,7 +275,7 @@ Napi::Value TopCandidatesJs(const Napi::CallbackInfo& info) {
   if (has(r, "disallowedIds")) request.disallowedIds = intVector(r, "disallowedIds", op);
   if (has(r, "exclude")) request.exclude = raggedArg(r, "exclude", op);
   return runAsync<TokenRows>(
-      info.Env(), [model, request, cancel] { return topCandidates(*model, request, cancel.get()); },
+      info.Env(), releasingMemoryOnOom([model, request, cancel] { return topCandidates(*model, request, cancel.get()); }),
       [](Napi::Env env, TokenRows& rows) -> Napi::Value { return raggedValue(env, rows); });
 }
 
@@ -273,7 +293,7 @@ Napi::Value OneHotGradientJs(const Napi::CallbackInfo& info) {
   request.temperature = numberArg(r, "temperature", op);
   request.controlWeight = numberArg(r, "controlWeight", op);
   return runAsync<GradientResult>(
-      info.Env(), [model, request, cancel] { return oneHotGradient(*model, request, cancel.get()); },
+      info.Env(), releasingMemoryOnOom([model, request, cancel] { return oneHotGradient(*model, request, cancel.get()); }),
       [](Napi::Env env, GradientResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("candidateCount", Napi::Number::New(env, static_cast<double>(result.candidateCount)));
@@ -295,7 +315,7 @@ Napi::Value ScoreAnswersJs(const Napi::CallbackInfo& info) {
   request.answerSpans = spansArg(r, "answerSpans", op);
   request.promptSpans = spansArg(r, "promptSpans", op);
   return runAsync<ScoreResult>(
-      info.Env(), [model, request, cancel] { return scoreAnswers(*model, request, cancel.get()); },
+      info.Env(), releasingMemoryOnOom([model, request, cancel] { return scoreAnswers(*model, request, cancel.get()); }),
       [](Napi::Env env, ScoreResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("answerLoss", floatArray(env, result.answerLoss));

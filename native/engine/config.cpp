@@ -224,7 +224,8 @@ ModelConfig readModelConfig(const std::string& folder) {
   const std::string activationKey = gemma2 && f.present("hidden_activation") ? "hidden_activation" : "hidden_act";
   c.activation = parseActivation(f, activationKey, f.stringOr(activationKey, gemma2 ? "gelu_pytorch_tanh" : "silu"));
 
-  const bool attentionBias = f.boolOr("attention_bias", false);
+  // Mistral and Qwen2 hard-code their projection biases; only Llama and Gemma2 read attention_bias.
+  const bool attentionBias = (llama || gemma2) && f.boolOr("attention_bias", false);
   c.qkvBias = qwen2 || attentionBias;
   c.outputBias = !qwen2 && attentionBias;
   c.mlpBias = llama && f.boolOr("mlp_bias", false);

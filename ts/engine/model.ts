@@ -135,7 +135,7 @@ export class Model implements LanguageModel, AsyncDisposable {
   }
 
   /** Log-probabilities at chosen positions of a padded batch (lm_head runs only at those positions). */
-  logits(input: LogitsInput, options: LogitsOptions): Promise<LogitsResult> {
+  async logits(input: LogitsInput, options: LogitsOptions): Promise<LogitsResult> {
     const op = "logits";
     const request = {
       inputIds: toRagged(input.inputIds, `${op}: inputIds`),
@@ -159,10 +159,10 @@ export class Model implements LanguageModel, AsyncDisposable {
     });
   }
 
-  generate(prompts: number[][], options: GenerateOptions): Promise<GenerateResult> {
+  async generate(prompts: number[][], options: GenerateOptions): Promise<GenerateResult> {
     const op = "generate";
     if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0)
-      return Promise.reject(new EngineError(`${op}: maxNewTokens must be a non-negative integer, got ${options.maxNewTokens}`));
+      throw new EngineError(`${op}: maxNewTokens must be a non-negative integer, got ${options.maxNewTokens}`);
     const request = {
       prompts: toRagged(prompts, `${op}: prompts`),
       maxNewTokens: options.maxNewTokens,
@@ -175,7 +175,7 @@ export class Model implements LanguageModel, AsyncDisposable {
     });
   }
 
-  topCandidates(sequences: number[][], options: TopCandidatesOptions): Promise<number[][]> {
+  async topCandidates(sequences: number[][], options: TopCandidatesOptions): Promise<number[][]> {
     const op = "topCandidates";
     const disallowed = options.disallowed;
     const request = {
@@ -186,11 +186,11 @@ export class Model implements LanguageModel, AsyncDisposable {
       disallowedIds: Array.isArray(disallowed) ? toInt32(disallowed, `${op}: disallowed`) : undefined,
       exclude: options.exclude ? toRagged(options.exclude, `${op}: exclude`) : undefined,
     };
-    if (!Number.isInteger(options.k)) return Promise.reject(new EngineError(`${op}: k must be an integer, got ${options.k}`));
+    if (!Number.isInteger(options.k)) throw new EngineError(`${op}: k must be an integer, got ${options.k}`);
     return this.enqueue(op, undefined, async (token) => fromRagged(await this.binding.modelTopCandidates(this.handle, request, token)));
   }
 
-  oneHotGradient(args: OneHotGradientArgs): Promise<OneHotGradientResult> {
+  async oneHotGradient(args: OneHotGradientArgs): Promise<OneHotGradientResult> {
     const op = "oneHotGradient";
     const request = {
       sequences: toRagged(args.sequences, `${op}: sequences`),
@@ -213,7 +213,7 @@ export class Model implements LanguageModel, AsyncDisposable {
     });
   }
 
-  scoreAnswers(args: ScoreAnswersArgs): Promise<ScoreAnswersResult> {
+  async scoreAnswers(args: ScoreAnswersArgs): Promise<ScoreAnswersResult> {
     const op = "scoreAnswers";
     const request = {
       sequences: toRagged(args.sequences, `${op}: sequences`),

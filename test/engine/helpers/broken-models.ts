@@ -1,0 +1,47 @@
+// Copies of a tiny model with one thing broken, in a temporary folder, for the loader's error tests.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { modelPath } from "./fixtures.js";
+
+export interface SafetensorsParts {
+  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  data: Buffer;
+}
+
+export class BrokenModels {
+  private readonly root = mkdtempSync(join(tmpdir(), "greater-broken-"));
+  private count = 0;
+
+  /** A fresh copy of a tiny model; returns its folder. */
+  copy(name = "llama-untied"): string {
+    const folder = join(this.root, `${name}-${this.count++}`);
+    cpSync(modelPath(name), folder, { recursive: true });
+    return folder;
+  }
+
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export function readSafetensors(file: string): SafetensorsParts {
+  const bytes = readFileSync(file);
+  const length = Number(bytes.readBigUInt64LE(0));
+  return { header: JSON.parse(bytes.subarray(8, 8 + length).toString("utf8")), data: bytes.subarray(8 + length) };
+}
+
+/** Writes a header and data; offsets in the header stay relative to the data, so entries may be edited freely. */
+export function writeSafetensors(file: string, parts: SafetensorsParts): void {
+  let header = JSON.stringify(parts.header);
+  header += " ".repeat((8 - (header.length % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(header)));
+  writeFileSync(file, Buffer.concat([length, Buffer.from(header), parts.data]));
+}
+
+export function editJson(file: string, edit: (json: Record<string, unknown>) => void): void {
+  const json = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  edit(json);
+  writeFileSync(file, JSON.stringify(json));
+}
