@@ -48,6 +48,21 @@ describe.each(cases)("$name matches transformers", ({ name, reference: reference
     });
   }
 
+  it('reads the last real token of left- and right-padded rows with positions "last", and target log-probabilities', async () => {
+    for (const side of ["left", "right"] as const) {
+      const padded = ref.logits[side];
+      const targets = padded.logProbs.map((_, b) => [(b * 37 + 11) % model.info.vocabSize]);
+      const out = await model.logits({ inputIds: padded.inputIds, attentionMask: padded.attentionMask }, { positions: "last", targets });
+      expect(out.logProbs).toBeUndefined();
+      padded.logProbs.forEach((rows, b) => {
+        const last = rows[rows.length - 1];
+        expect(out.positions[b]).toEqual([padded.attentionMask[b].lastIndexOf(1)]);
+        expect(Math.abs(out.targetLogProbs![b][0] - last[targets[b][0]])).toBeLessThanOrEqual(1e-4 * padded.maxAbsLogit);
+        expect(Math.abs(out.topLogProbs[b][0] - Math.max(...last))).toBeLessThanOrEqual(1e-4 * padded.maxAbsLogit);
+      });
+    }
+  });
+
   it("reads each padded row exactly as the row alone", async () => {
     const padded = ref.logits.left;
     const columns = padded.attentionMask.map((row) => row.flatMap((m, c) => (m === 1 ? [c] : [])));
@@ -102,5 +117,23 @@ describe.each(cases)("$name matches transformers", ({ name, reference: reference
     expect(Array.from(out.exactMatch)).toEqual(s.exactMatch);
     expect(maxAbsDifference(out.answerLoss, s.answerLoss)).toBeLessThanOrEqual(1e-4 * Math.max(1, ...s.answerLoss));
     expect(maxAbsDifference(out.promptNll, s.promptNll)).toBeLessThanOrEqual(1e-4 * Math.max(1, ...s.promptNll));
+  });
+});
+
+// Reduced-precision compute can only be close, not equal: bf16 keeps ~3 significant digits.
+describe.each([
+  { name: "llama-bf16", dtype: "bfloat16" as const },
+  { name: "gemma2", dtype: "bfloat16" as const },
+  { name: "llama-untied", dtype: "float16" as const },
+])("$name computing in $dtype", ({ name, dtype }) => {
+  it("stays within 5% of the largest logit of transformers' float32 log-probabilities", async () => {
+    const ref = readReference(name);
+    const model = await loadModel(modelPath(name), { dtype });
+    expect(model.info.dtype).toBe(dtype);
+    const padded = ref.logits.right;
+    const columns = padded.attentionMask.map((row) => row.flatMap((m, c) => (m === 1 ? [c] : [])));
+    const out = await model.logits({ inputIds: padded.inputIds, attentionMask: padded.attentionMask }, { positions: columns, full: true });
+    padded.logProbs.forEach((expected, b) => expect(maxAbsDifference(out.logProbs![b], expected.flat())).toBeLessThanOrEqual(0.05 * padded.maxAbsLogit));
+    model.dispose();
   });
 });

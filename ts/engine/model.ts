@@ -187,7 +187,7 @@ export class Model implements LanguageModel, AsyncDisposable {
       exclude: options.exclude ? toRagged(options.exclude, `${op}: exclude`) : undefined,
     };
     if (!Number.isInteger(options.k)) throw new EngineError(`${op}: k must be an integer, got ${options.k}`);
-    return this.enqueue(op, undefined, async (token) => fromRagged(await this.binding.modelTopCandidates(this.handle, request, token)));
+    return this.enqueue(op, options.signal, async (token) => fromRagged(await this.binding.modelTopCandidates(this.handle, request, token)));
   }
 
   async oneHotGradient(args: OneHotGradientArgs): Promise<OneHotGradientResult> {

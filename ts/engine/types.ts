@@ -58,10 +58,15 @@ export interface TopCandidatesOptions {
   /** Per row: the prompt position i; the proposal is the model's distribution for token i (logits at i-1). */
   positions: number[];
   k: number;
-  /** Token ids never proposed (the candidate filter), shared by all rows. */
+  /**
+   * Token ids never proposed (the candidate filter), shared by all rows: either a list of ids, or a mask
+   * indexed by id (nonzero = disallowed; ids at or past its length, e.g. the model's padding rows beyond the
+   * tokenizer's vocabulary, are disallowed too).
+   */
   disallowed?: Uint8Array | number[];
   /** Per row: further ids not to propose (GReaTer masks the token at position i-1). */
   exclude?: number[][];
+  signal?: AbortSignal;
 }
 
 export interface OneHotGradientArgs {
