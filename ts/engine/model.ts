@@ -159,6 +159,13 @@ export class Model implements LanguageModel, AsyncDisposable {
     });
   }
 
+  /**
+   * Greedy decoding of a ragged batch (each prompt >= 1 token; rows are left-padded internally and each row's
+   * positions count from its first token, so a row generates exactly what it would alone). A row ends at the
+   * first stop token (info.eosTokenIds unless ignoreEos, plus stopTokenIds), which is not returned, or after
+   * maxNewTokens tokens. Finished rows are dropped from the running batch. options.signal stops a queued call
+   * at once and a running one between decode steps (EngineError code "ABORTED", cause = signal.reason).
+   */
   async generate(prompts: number[][], options: GenerateOptions): Promise<GenerateResult> {
     const op = "generate";
     if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0)
@@ -175,6 +182,11 @@ export class Model implements LanguageModel, AsyncDisposable {
     });
   }
 
+  /**
+   * Per row b: the k most likely next tokens at prompt position i = positions[b] (1 <= i <= length; the
+   * logits at i - 1, so only tokens before i matter), best first, after removing `disallowed` and
+   * exclude[b]. Fewer than k when fewer are allowed.
+   */
   async topCandidates(sequences: number[][], options: TopCandidatesOptions): Promise<number[][]> {
     const op = "topCandidates";
     const disallowed = options.disallowed;
@@ -190,6 +202,14 @@ export class Model implements LanguageModel, AsyncDisposable {
     return this.enqueue(op, options.signal, async (token) => fromRagged(await this.binding.modelTopCandidates(this.handle, request, token)));
   }
 
+  /**
+   * dL_b/d(onehot_b) for every row in one forward and one backward, weights frozen. Row b's embedding at
+   * positions[b] (0 <= i < length) becomes onehot_b · E[candidates] (then scaled like every embedding:
+   * Gemma2 multiplies by sqrt(hidden)), with onehot_b selecting sequences[b][i], which `candidates` must
+   * contain. L_b = mean CE(logits/τ) over answerSpans[b] + controlWeight · mean NLL over promptSpans[b].
+   * Spans are half-open token ranges of the row; token j is predicted by the logits at j - 1, so a non-empty
+   * span starts at >= 1; answer spans are non-empty; an empty prompt span gives promptNll 0.
+   */
   async oneHotGradient(args: OneHotGradientArgs): Promise<OneHotGradientResult> {
     const op = "oneHotGradient";
     const request = {
@@ -213,6 +233,7 @@ export class Model implements LanguageModel, AsyncDisposable {
     });
   }
 
+  /** Answer CE (no temperature), all-answer-tokens arg-max match, and prompt NLL per row, from one forward (spans as in oneHotGradient). */
   async scoreAnswers(args: ScoreAnswersArgs): Promise<ScoreAnswersResult> {
     const op = "scoreAnswers";
     const request = {
