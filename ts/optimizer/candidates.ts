@@ -114,6 +114,7 @@ export async function proposeCandidates(
         k: fetchedK,
         disallowed: context.disallowed,
         exclude,
+        signal: context.signal,
       });
     }
     return fetched.map((list) => list.slice(0, k));
