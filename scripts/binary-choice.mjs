@@ -14,10 +14,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeLibtorch, findLibtorch, HOW_TO_PROVIDE } from "./find-libtorch.mjs";
-import { PREBUILT_VARIANTS, variantsForThisPlatform } from "./prebuilt-variants.mjs";
+import { variantsForThisPlatform } from "./prebuilt-variants.mjs";
 
 const scriptsDir = dirname(fileURLToPath(import.meta.url));
 export const defaultPackageRoot = resolve(scriptsDir, "..");
@@ -78,22 +78,22 @@ export function describeFound(libtorch) {
  */
 export function recordMismatch(record, libtorch, platform = process.platform, arch = process.arch) {
   if (record.platform && (record.platform !== platform || record.arch !== arch)) {
-    return `built for ${record.platform}-${record.arch}, this is ${platform}-${arch}`;
+    return `it is built for ${record.platform}-${record.arch}, this is ${platform}-${arch}`;
   }
   if (baseVersion(record.libtorchVersion) !== baseVersion(libtorch.version)) {
-    return `needs libtorch ${baseVersion(record.libtorchVersion)}, found ${libtorch.version}`;
+    return `the found libtorch is ${libtorch.version}, another release`;
   }
   if (record.variant === "cuda") {
-    if (!libtorch.cuda) return "built for a CUDA libtorch, found the CPU-only build";
+    if (!libtorch.cuda) return "the found libtorch is the CPU-only build";
     const major = (v) => String(v).split(".")[0];
     if (record.cudaVersion && libtorch.cudaVersion && major(record.cudaVersion) !== major(libtorch.cudaVersion)) {
-      return `built for CUDA ${record.cudaVersion}, found libtorch built for CUDA ${libtorch.cudaVersion}`;
+      return `the found libtorch is built for CUDA ${libtorch.cudaVersion}`;
     }
   } else if (libtorch.cuda && record.libtorchVersion !== libtorch.version) {
-    return `built for the CPU build of libtorch, found a CUDA build (${libtorch.version})`;
+    return `the found libtorch is a CUDA build (${libtorch.version}), this binary is for the CPU build`;
   }
   if (record.cxx11Abi !== undefined && libtorch.cxx11Abi !== undefined && record.cxx11Abi !== libtorch.cxx11Abi) {
-    return `built with _GLIBCXX_USE_CXX11_ABI=${record.cxx11Abi}, found libtorch uses ${libtorch.cxx11Abi}`;
+    return `the found libtorch uses _GLIBCXX_USE_CXX11_ABI=${libtorch.cxx11Abi}, this binary ${record.cxx11Abi}`;
   }
   return null;
 }
@@ -121,21 +121,16 @@ export function listCandidates(packageRoot = defaultPackageRoot, env = process.e
     const path = join(dirname(manifest), "greater.node");
     if (existsSync(path)) candidates.push(at(path, `platform package ${variant.package}`, "package"));
   }
-  const prebuilds = join(packageRoot, "prebuilds");
-  if (existsSync(prebuilds)) {
-    for (const dir of readdirSync(prebuilds).sort()) {
-      const fetched = PREBUILT_VARIANTS.find((v) => v.dir === dir);
-      const isPrebuildify = dir === `${process.platform}-${process.arch}`;
-      if (!fetched && !isPrebuildify) continue;
-      const folder = join(prebuilds, dir);
-      if (!statSync(folder).isDirectory()) continue;
-      for (const file of readdirSync(folder).filter((f) => f.endsWith(".node")).sort()) {
-        candidates.push(fetched
-          ? at(join(folder, file), `${fetched.package} (fetched at install into prebuilds/${dir})`, "fetched")
-          : at(join(folder, file), `prebuildify output (prebuilds/${dir})`, "prebuildify"));
-      }
-    }
+  const nodeFilesIn = (dir) => {
+    const folder = join(packageRoot, "prebuilds", dir);
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) return [];
+    return readdirSync(folder).filter((f) => f.endsWith(".node")).sort().map((f) => join(folder, f));
+  };
+  for (const variant of variantsForThisPlatform()) {
+    for (const path of nodeFilesIn(variant.dir)) candidates.push(at(path, `${variant.package} (fetched at install into prebuilds/${variant.dir})`, "fetched"));
   }
+  const prebuildifyDir = `${process.platform}-${process.arch}`;
+  for (const path of nodeFilesIn(prebuildifyDir)) candidates.push(at(path, `prebuildify output (prebuilds/${prebuildifyDir})`, "prebuildify"));
   return candidates;
 }
 
@@ -284,7 +279,7 @@ export function rebuildCommand(packageRoot = defaultPackageRoot) {
 export function noFitMessage(choice, { packageRoot = defaultPackageRoot, env = process.env } = {}) {
   const { libtorch, libtorchError, considered } = choice;
   const rebuild = rebuildCommand(packageRoot);
-  const lines = ["greater: no native addon fits this machine. Checklist:"];
+  const lines = ["No native addon of greater fits this machine. Checklist:"];
   lines.push(`  platform:        ${process.platform}-${process.arch}, Node ${process.version} (N-API ${process.versions.napi})`);
   if (libtorch) lines.push(`  libtorch found:  ${describeFound(libtorch)}`);
   else lines.push(`  libtorch found:  none${libtorchError ? ` (${libtorchError})` : ""}`);
@@ -299,23 +294,25 @@ export function noFitMessage(choice, { packageRoot = defaultPackageRoot, env = p
   } else {
     lines.push("  binaries tried:");
     for (const c of considered) {
-      lines.push(`    - ${c.origin}: ${relative(process.cwd(), c.path) || c.path}`);
-      lines.push(`        needs ${describeNeed(c.record)}; ${c.outcome}`);
+      const shown = c.path.startsWith(process.cwd() + sep) ? relative(process.cwd(), c.path) : c.path;
+      lines.push(`    - ${c.origin}: ${shown}`);
+      lines.push(`        needs ${describeNeed(c.record)}: ${c.outcome}`);
     }
   }
   const shipped = variantsForThisPlatform();
   lines.push(`  prebuilt for:    ${shipped.length ? shipped.map((v) => `${describeNeed(v)} [${v.package}]`).join("; ") : `nothing on ${process.platform}-${process.arch}`}`);
   lines.push("  fix it with one of:");
+  // A library that failed to load is the most direct cause, so it comes first.
+  const missingLibrary = considered.map((c) => /([\w.+-]+\.so[.\d]*): cannot open shared object file/.exec(c.outcome)?.[1]).find(Boolean);
+  if (missingLibrary) {
+    lines.push(`    - install the missing library ${missingLibrary} (a pip CUDA torch brings its CUDA libraries), or add its folder to LD_LIBRARY_PATH before starting node`);
+  }
   if (!libtorch) for (const line of HOW_TO_PROVIDE.split("\n").slice(1)) lines.push(`    ${line}`);
   for (const v of shipped) {
     lines.push(`    - use the libtorch the ${v.variant} prebuilt binary needs: \`${v.pipInstall}\`, then \`${rebuild}\``);
   }
   const buildLine = `    - build from source against your libtorch (needs g++ and CMake): \`${rebuild}\``;
   lines.push(env.GREATER_NO_BUILD === "1" ? `${buildLine} with GREATER_NO_BUILD unset (it is 1 now)` : buildLine);
-  const missingLibrary = considered.map((c) => /([\w.+-]+\.so[.\d]*): cannot open shared object file/.exec(c.outcome)?.[1]).find(Boolean);
-  if (missingLibrary) {
-    lines.push(`    - or install the missing library ${missingLibrary} (CUDA libraries come with a pip CUDA torch, or add their folder to LD_LIBRARY_PATH before starting node)`);
-  }
   lines.push("    - or pick another libtorch: LIBTORCH=/path/to/libtorch (README: \"Where libtorch comes from\"); GREATER_BINARY=/path/to/greater.node picks a binary");
   lines.push("  (probe verdicts are cached; GREATER_REPROBE=1 probes again)");
   return lines.join("\n");

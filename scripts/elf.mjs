@@ -16,14 +16,17 @@ const DT_RUNPATH = 29n;
 /**
  * Parses an ELF file's dynamic section. Returns null for anything that is not a 64-bit little-endian ELF
  * (another platform's binary format): callers then simply skip what needs ELF.
- * @returns {{ needed: string[], soname?: string, runpath?: { tag: "RUNPATH" | "RPATH", value: string, fileOffset: number } } | null}
+ * @returns {{ arch: string, needed: string[], soname?: string, runpath?: { tag: "RUNPATH" | "RPATH", value: string, fileOffset: number } } | null}
  */
 export function readDynamicSection(path) {
   const elf = parseElf(readFileSync(path));
   if (!elf) return null;
-  const { needed, soname, runpath } = elf;
-  return { needed, soname, runpath };
+  const { arch, needed, soname, runpath } = elf;
+  return { arch, needed, soname, runpath };
 }
+
+// e_machine values, named as Node names architectures (process.arch).
+const MACHINES = { 62: "x64", 183: "arm64" };
 
 /**
  * Overwrites the runpath string in place with `replacement` (padded with NUL bytes; it must not be longer
@@ -53,6 +56,8 @@ export function replaceRunpath(path, replacement) {
 function parseElf(buf) {
   const isElf = buf.length > 64 && buf[0] === 0x7f && buf[1] === 0x45 && buf[2] === 0x4c && buf[3] === 0x46;
   if (!isElf || buf[4] !== 2 /* ELFCLASS64 */ || buf[5] !== 1 /* ELFDATA2LSB */) return null;
+  const machine = buf.readUInt16LE(0x12);
+  const arch = MACHINES[machine] ?? `e_machine ${machine}`;
   const phoff = Number(buf.readBigUInt64LE(0x20));
   const phentsize = buf.readUInt16LE(0x36);
   const phnum = buf.readUInt16LE(0x38);
@@ -69,7 +74,7 @@ function parseElf(buf) {
     if (segment.type === PT_LOAD) segments.push(segment);
     if (segment.type === PT_DYNAMIC) dynamic = segment;
   }
-  if (!dynamic) return { needed: [] }; // statically linked: needs nothing
+  if (!dynamic) return { arch, needed: [] }; // statically linked: needs nothing
 
   // Dynamic entries are (tag, value) pairs of 8 bytes each, up to DT_NULL.
   const entries = [];
@@ -95,6 +100,7 @@ function parseElf(buf) {
   // The dynamic linker ignores DT_RPATH when DT_RUNPATH exists, so RUNPATH is the one that counts.
   const runpathEntry = entries.find((e) => e.tag === DT_RUNPATH) ?? entries.find((e) => e.tag === DT_RPATH);
   return {
+    arch,
     needed,
     soname: sonameEntry ? stringAt(sonameEntry.value).value : undefined,
     runpath: runpathEntry ? { tag: runpathEntry.tag === DT_RUNPATH ? "RUNPATH" : "RPATH", ...stringAt(runpathEntry.value) } : undefined,

@@ -97,8 +97,8 @@ function fromCmakeDir(dir, source) {
   return null;
 }
 
-function fromPython() {
-  const python = process.env.PYTHON ?? "python3";
+function fromPython(env) {
+  const python = env.PYTHON ?? "python3";
   // find_spec locates the torch package without importing it: a few hundred milliseconds instead of
   // seconds, which matters because the loader runs this discovery on every start.
   const script = "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')";
@@ -138,7 +138,7 @@ export function findLibtorch(env = process.env) {
     const d = fromCmakeDir(join(p, "Torch"), "CMAKE_PREFIX_PATH") ?? fromCmakeDir(p, "CMAKE_PREFIX_PATH");
     if (d) return d;
   }
-  return fromPython() ?? fromCache();
+  return fromPython(env) ?? fromCache();
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -37,6 +37,10 @@ export function stagePrebuilt({ variantDir, from, into = join(root, "packages", 
   if (!variant) throw new Error(`unknown variant "${variantDir}"; known: ${PREBUILT_VARIANTS.map((v) => v.dir).join(", ")}`);
   if (!existsSync(from)) throw new Error(`${from} does not exist: build it first (README, "Prebuilt binaries")`);
   const record = readBinaryRecord(from);
+  const elf = readDynamicSection(from);
+  if (variant.platform === "linux" && elf?.arch !== variant.arch) {
+    throw new Error(`${from} is ${elf ? `an ELF binary for ${elf.arch}` : "not an ELF binary"}; ${variant.package} is for linux-${variant.arch}`);
+  }
   const mismatch = variantMismatch(record, variant);
   if (mismatch) throw new Error(`${from} cannot be published as ${variant.package}, which needs ${describeNeed(variant)}: ${mismatch}`);
   const manifest = JSON.parse(readFileSync(join(into, "package.json"), "utf8"));
@@ -55,7 +59,10 @@ export function stagePrebuilt({ variantDir, from, into = join(root, "packages", 
   }
   const previous = replaceRunpath(binary, "$ORIGIN");
   if (previous) log(`greater: runpath ${previous} replaced by $ORIGIN`);
-  const { libtorchRoot, source, ...portable } = record;
+  // What the binary needs, without where the build machine kept it; the platform is the variant's (the
+  // checks above established it), so records written before platform was recorded ship complete too.
+  const { libtorchRoot, source, ...needs } = record;
+  const portable = { ...needs, platform: variant.platform, arch: variant.arch };
   writeFileSync(join(into, "libtorch.json"), JSON.stringify(portable, null, 2) + "\n");
   const needed = readDynamicSection(binary)?.needed ?? [];
   log(`greater: staged ${variant.package} (${describeNeed(portable)}) in ${into}; it needs ${needed.join(", ")}`);
