@@ -16,7 +16,7 @@ import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describeLibtorch, findLibtorch, HOW_TO_PROVIDE } from "./find-libtorch.mjs";
+import { describeLibtorch, findLibtorch } from "./find-libtorch.mjs";
 import { variantsForThisPlatform } from "./prebuilt-variants.mjs";
 
 const scriptsDir = dirname(fileURLToPath(import.meta.url));
@@ -271,7 +271,12 @@ function libtorchFor(candidate, found) {
 /** The command that builds from source in this installation. */
 export function rebuildCommand(packageRoot = defaultPackageRoot) {
   if (!/[\\/]node_modules[\\/]/.test(packageRoot)) return "npm run build:native";
-  const name = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")).name;
+  let name = "greater";
+  try {
+    name = JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")).name ?? name;
+  } catch {
+    // An explanation must not fail for want of a manifest.
+  }
   return `npm rebuild ${name}`;
 }
 
@@ -307,7 +312,9 @@ export function noFitMessage(choice, { packageRoot = defaultPackageRoot, env = p
   if (missingLibrary) {
     lines.push(`    - install the missing library ${missingLibrary} (a pip CUDA torch brings its CUDA libraries), or add its folder to LD_LIBRARY_PATH before starting node`);
   }
-  if (!libtorch) for (const line of HOW_TO_PROVIDE.split("\n").slice(1)) lines.push(`    ${line}`);
+  if (!libtorch) {
+    lines.push(`    - let \`${rebuild}\` download the CPU libtorch with pip into the package (GREATER_NO_LIBTORCH_DOWNLOAD must be unset)`);
+  }
   for (const v of shipped) {
     lines.push(`    - use the libtorch the ${v.variant} prebuilt binary needs: \`${v.pipInstall}\`, then \`${rebuild}\``);
   }

@@ -114,10 +114,11 @@ function fromPython(env) {
   }
 }
 
-function fromCache() {
-  if (!existsSync(cacheRoot)) return null;
-  for (const entry of readdirSync(cacheRoot).sort().reverse()) {
-    const d = describeLibtorch(join(cacheRoot, entry, "torch"), `package cache (${join(cacheRoot, entry)})`);
+function fromCache(env) {
+  const cache = env.GREATER_LIBTORCH_CACHE ?? join(packageRoot, ".libtorch");
+  if (!existsSync(cache)) return null;
+  for (const entry of readdirSync(cache).sort().reverse()) {
+    const d = describeLibtorch(join(cache, entry, "torch"), `package cache (${join(cache, entry)})`);
     if (d) return d;
   }
   return null;
@@ -138,7 +139,7 @@ export function findLibtorch(env = process.env) {
     const d = fromCmakeDir(join(p, "Torch"), "CMAKE_PREFIX_PATH") ?? fromCmakeDir(p, "CMAKE_PREFIX_PATH");
     if (d) return d;
   }
-  return fromPython(env) ?? fromCache();
+  return fromPython(env) ?? fromCache(env);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -84,9 +84,21 @@ describe("chooseBinary over the checkout's real build", () => {
   it("keeps a local build usable with the libtorch it was built against when python3 finds none", () => {
     const packageRoot = fakePackageRoot("recorded");
     copyRealBinary(join(packageRoot, "build", "Release"));
-    const choice = chooseBinary({ packageRoot, env: { ...env, PYTHON: join(work, "no-such-python") } });
+    const choice = chooseBinary({ packageRoot, env: { ...env, PYTHON: join(work, "no-such-python"), GREATER_LIBTORCH_CACHE: join(work, "empty-cache") } });
     expect(choice.libtorch).toBeNull();
     expect(choice.chosen?.libtorch?.source).toBe("recorded at build time");
+  });
+
+  it("explains how to get a libtorch when none is found and no binary is there", () => {
+    const packageRoot = fakePackageRoot("nothing");
+    const noLibtorch = { ...env, PYTHON: join(work, "no-such-python"), GREATER_LIBTORCH_CACHE: join(work, "empty-cache") };
+    const choice = chooseBinary({ packageRoot, env: noLibtorch });
+    expect(choice).toMatchObject({ libtorch: null, considered: [] });
+    const message = noFitMessage(choice, { packageRoot, env: noLibtorch });
+    expect(message).toContain("libtorch found:  none");
+    expect(message).toContain("binaries:        none installed");
+    expect(message).toContain("download the CPU libtorch with pip");
+    expect(message).toContain("python3 -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu");
   });
 
   it("obeys an explicit LIBTORCH: a binary built for another release is passed over, with the reason", () => {
