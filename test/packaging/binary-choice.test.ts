@@ -129,6 +129,26 @@ describe("chooseBinary over the checkout's real build", () => {
   });
 });
 
+describe("the TypeScript loader", () => {
+  it("with GREATER_NO_BUILD=1 the loader refuses to fetch or build, and throws the checklist", async () => {
+    const fake = makeFakeLibtorch(join(work, "libtorch-2.12-loader"), "2.12.0+cpu", null);
+    const saved = { LIBTORCH: process.env.LIBTORCH, GREATER_NO_BUILD: process.env.GREATER_NO_BUILD, GREATER_BINARY: process.env.GREATER_BINARY };
+    Object.assign(process.env, { LIBTORCH: fake, GREATER_NO_BUILD: "1" });
+    delete process.env.GREATER_BINARY;
+    try {
+      vi.resetModules();
+      const { loadBinding } = await import("../../ts/engine/binding.js");
+      expect(() => loadBinding()).toThrow(/libtorch found: {2}libtorch 2\.12\.0\+cpu[\s\S]*with GREATER_NO_BUILD unset \(it is 1 now\)/);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      vi.resetModules();
+    }
+  });
+});
+
 describe.runIf(haveCompiler())("a binary that does not fit never reaches the host process", () => {
   const env = cleanEnv({ GREATER_CACHE_DIR: join(work, "probe-cache-bad") });
 

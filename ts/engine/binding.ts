@@ -4,10 +4,21 @@
 // process down; when none fits, the error is a checklist of what was found, what was needed and the
 // commands that fix it. The chosen libtorch's libraries are preloaded by absolute path, because a prebuilt
 // binary cannot know where the user's libtorch lives.
+// When no binary fits a libtorch that was found (the user changed torch after installing), the loader runs
+// the install step once, as node-llama-cpp does: fetch the variant made for that libtorch, else build from
+// source with cmake-js. GREATER_NO_BUILD=1 refuses, and the checklist is thrown instead.
+import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chooseBinary, noFitMessage, readBinaryRecord as readRecordBesideBinary, type BinaryRecord } from "../../scripts/binary-choice.mjs";
+import {
+  chooseBinary,
+  describeFound,
+  noFitMessage,
+  readBinaryRecord as readRecordBesideBinary,
+  type BinaryRecord,
+  type Choice,
+} from "../../scripts/binary-choice.mjs";
 import type { Libtorch } from "../../scripts/find-libtorch.mjs";
 import { preloadLibtorch } from "../../scripts/libtorch-preload.mjs";
 
@@ -55,7 +66,8 @@ export function loadBinding(): NativeBinding {
 /** Loads (once per process) the binary that fits, and says which it is. Throws the checklist when none fits. */
 export function loadBindingWithPath(): { binding: NativeBinding; path: string } {
   if (loaded) return loaded;
-  const choice = chooseBinary({ packageRoot });
+  let choice = chooseBinary({ packageRoot });
+  if (!choice.chosen && installNow(choice)) choice = chooseBinary({ packageRoot });
   const { chosen } = choice;
   if (!chosen) throw new Error(noFitMessage(choice, { packageRoot }));
   try {
@@ -74,6 +86,19 @@ export function loadBindingWithPath(): { binding: NativeBinding; path: string } 
         "Run again with GREATER_REPROBE=1 to probe afresh.",
     );
   }
+}
+
+/**
+ * Runs scripts/install.mjs (fetch the fitting variant, else build from source) synchronously: loading is
+ * synchronous, and this happens once, after which the new binary's probe verdict is cached. Not attempted
+ * under GREATER_NO_BUILD=1, for a binary pinned with GREATER_BINARY, or without a libtorch to build against
+ * (downloading one is left to an explicit `npm rebuild`). Its output goes to stderr, keeping stdout clean.
+ */
+function installNow(choice: Choice): boolean {
+  if (process.env.GREATER_NO_BUILD === "1" || process.env.GREATER_BINARY || !choice.libtorch) return false;
+  console.error(`greater: no binary fits ${describeFound(choice.libtorch)}; fetching or building one now (GREATER_NO_BUILD=1 refuses)`);
+  const run = spawnSync(process.execPath, [join(packageRoot, "scripts", "install.mjs")], { stdio: ["ignore", 2, 2] });
+  return run.status === 0;
 }
 
 /** The choice behind the loaded binary (loading it if needed). */
