@@ -8,7 +8,7 @@
 //    exists), and probe each in a child process (scripts/probe-binary.mjs) before anything is loaded here:
 //    a binary that does not fit fails there, never in the host process. Verdicts are cached, keyed by the
 //    binary (path, mtime, size) and the libtorch (lib folder and its libtorch_cpu's mtime), so a warm start
-//    costs a few stat calls.
+//    costs the python3 look-up of step 1 and a few stat calls.
 // 4. The first binary that passes is the choice; when none does, noFitMessage() explains it as a checklist.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
