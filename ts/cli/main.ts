@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { packageRoot } from "../engine/binding.js";
+import { demoCommand, type DemoFlags } from "./demo.js";
 import { evalCommand, type EvalFlags } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { optimizeCommand, type OptimizeFlags } from "./optimize.js";
@@ -78,6 +79,20 @@ export async function main(argv: string[]): Promise<number> {
   ).action(async (flags: EvalFlags) => {
     exitCode = await evalCommand(flags, controller.signal);
   });
+
+  program
+    .command("demo")
+    .description("the main job: GReaTer on the shipped tiny reasoning model, before/after test accuracy")
+    .option("--steps <n>", "optimization steps", integer("--steps", 1), 6)
+    .option("--train-size <n>", "train examples", integer("--train-size", 1), 16)
+    .option("--test-size <n>", "held-out test questions measured (default: all)", integer("--test-size", 1))
+    .option("--seed <n>", "seed of the optimizer's random draws", integer("--seed"), 0)
+    .option("--out <dir>", "run folder (default: runs/demo-<time>)")
+    .option("--threads <n>", "CPU threads for libtorch", integer("--threads", 1))
+    .option("--json", "one JSON object per line on stdout, ending with the result")
+    .action(async (flags: DemoFlags) => {
+      exitCode = await demoCommand(flags, controller.signal);
+    });
 
   program
     .command("info")
