@@ -1,6 +1,7 @@
-"""Makes the fixtures of test/optimizer/reference-step.test.ts: a small random Llama with the text layer's
-tiny-bytelevel tokenizer, a few train examples, and the reference implementation's output for one GReaTer step
-in several settings (tools/reference/greater_step.py).
+"""Makes the fixtures of test/optimizer/reference-step.test.ts: the reference implementation's output for one
+GReaTer step in several settings (tools/reference/greater_step.py), on two models:
+  * a small random Llama with the text layer's tiny-bytelevel tokenizer (made here, with a few train examples), and
+  * models/tiny-reasoner, the shipped trained model, on the first train examples of its own task (when present).
 
 The TypeScript optimizer must reproduce each step exactly: candidate set, k, gradient ranking, re-scored
 candidates, chosen token and the random generator's state afterwards.
@@ -36,6 +37,19 @@ CASES = {
 }
 COMMON = ["--max-new-tokens", "12", "--threads", "1"]
 
+REASONER = os.path.join(REPO, "models", "tiny-reasoner")
+REASONER_DATA = os.path.join(OUT, "tiny-reasoner-train.jsonl")
+REASONER_TRAIN = 20
+# A neutral prompt of the task's own words (tools/tiny_reasoner/study.py); its 5 tokens put the early exit at
+# positions >= 2.5. Position 4 holds the ".", position 3 may see sentence ends among its candidates.
+REASONER_COMMON = ["--initial-prompt", " the answer and think.", "--max-new-tokens", "64", "--threads", "1"]
+REASONER_CASES = {
+    "position0": ["--seed", "1"],
+    "position3": ["--seed", "2", "--position", "3"],
+    "position4": ["--seed", "3", "--position", "4", "--candidates-to-score", "4"],
+    "no-fluency": ["--seed", "4", "--position", "1", "--control-weight", "0"],
+}
+
 
 def make_model():
     with open(os.path.join(TOKENIZER, "tokenizer.json")) as f:
@@ -63,15 +77,28 @@ def make_data():
             f.write(json.dumps({"id": f"train:{i}", "question": question, "answer": str(sum(terms) % 10)}) + "\n")
 
 
+def run_cases(model, data, cases, common, prefix):
+    for name, args in cases.items():
+        out = os.path.join(OUT, f"{prefix}-step-{name}.json")
+        cmd = [sys.executable, os.path.join(REPO, "tools", "reference", "greater_step.py"), "--model", model,
+               "--data", data, "--out", out, *common, *args]
+        print(" ".join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in cmd), flush=True)
+        subprocess.run(cmd, check=True)
+
+
 def main():
     make_model()
     make_data()
-    for name, args in CASES.items():
-        out = os.path.join(OUT, f"random-llama-step-{name}.json")
-        cmd = [sys.executable, os.path.join(REPO, "tools", "reference", "greater_step.py"), "--model", MODEL,
-               "--data", DATA, "--out", out, *COMMON, *args]
-        print(" ".join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in cmd), flush=True)
-        subprocess.run(cmd, check=True)
+    run_cases(MODEL, DATA, CASES, COMMON, "random-llama")
+    if not os.path.isdir(REASONER):
+        print(f"{os.path.relpath(REASONER, REPO)} is absent: no tiny-reasoner fixtures", flush=True)
+        return
+    with open(os.path.join(REASONER, "task", "train.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()][:REASONER_TRAIN]
+    with open(REASONER_DATA, "w") as f:
+        for i, row in enumerate(rows):
+            f.write(json.dumps({"id": f"train:{i}", "question": row["question"], "answer": row["answer"]}) + "\n")
+    run_cases(REASONER, REASONER_DATA, REASONER_CASES, REASONER_COMMON, "tiny-reasoner")
 
 
 if __name__ == "__main__":
