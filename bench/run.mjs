@@ -1,33 +1,164 @@
 #!/usr/bin/env node
-// `npm run bench`: runs the tinybench suites and writes bench/results/<date>-<machine>.json plus a table.
-// A bench records figures; it is not a test and CI does not run it.
-import { mkdirSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+// `npm run bench`: our engine and optimizer against the reference (tools/reference/greater_step.py, the authors'
+// way with transformers) on the same model folder, examples and seed, in one run. Writes
+// bench/results/<date>-<machine>.json and .md, and prints the table. A bench records figures; it is not a test, and
+// CI does not run it (test/bench/ runs its machinery with --quick).
+//
+// For each model profile (bench/lib/options.mjs):
+//   1. the model folder (generated into bench/.work/ on first use) and the workload both sides read
+//      (bench/lib/workload.mjs: token ids and spans from the project's text layer);
+//   2. load: each side loads the model in a fresh process, alternately, loadRepeats times (median);
+//   3. micro: forward log-probs for a batch, greedy generation at batch 1, 9 and 50, the one-hot gradient for
+//      every train example: one process per side, warmup then iterations (median);
+//   4. step: one full GReaTer step per side in a fresh process, whose peak memory is the step's.
+import { createReadStream, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { cpus, hostname, loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Bench } from "tinybench";
-import { engineInfo, matmulChecksum } from "../dist/index.js";
+import { engineInfo } from "../dist/index.js";
+import { pythonProblem, runSide } from "./lib/children.mjs";
+import { markdownTable, profileFigures, stepAgreement, targets, textTable } from "./lib/figures.mjs";
+import { gpuInfo } from "./lib/gpu.mjs";
+import { ensureModel, weightBytes } from "./lib/model.mjs";
+import { USAGE, parseOptions } from "./lib/options.mjs";
+import { writeWorkload } from "./lib/workload.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const info = engineInfo();
-const bench = new Bench({ time: 2000, warmupTime: 300 });
-bench.add("matmul_256_async", async () => {
-  await matmulChecksum(256, 1);
-});
-await bench.run();
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const log = (message) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
-const figures = bench.tasks.map((task) => ({
-  name: task.name,
-  ours: task.result.latency.mean,
-  reference: null,
-  unit: "ms",
-  ratio: null,
-}));
-const date = new Date().toISOString().slice(0, 10);
-const machine = process.env.GREATER_BENCH_MACHINE ?? hostname();
-const result = { machine, date, device: "cpu", threads: info.threads, libtorch: info.libtorchVersion, figures };
-mkdirSync(join(here, "results"), { recursive: true });
-const file = join(here, "results", `${date}-${machine}.json`);
-writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
-console.table(figures);
-console.log(`written to ${file}`);
+let options;
+try {
+  options = parseOptions(process.argv.slice(2), root);
+} catch (e) {
+  console.error(`bench: ${e.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+try {
+  await main(options);
+} catch (e) {
+  console.error(`bench: ${e.message}`);
+  process.exit(1);
+}
+
+async function main(options) {
+  const needsPython = options.reference || options.profiles.some((p) => p.make && !options.modelOverride && !existsSync(join(options.workDir, p.make)));
+  const problem = needsPython ? pythonProblem() : null;
+  if (problem) {
+    throw new Error(`${problem}.\nThe reference side and the model generator need Python with torch, transformers and safetensors; ` +
+      `pass --no-reference (with --model DIR) to measure our side alone.`);
+  }
+  mkdirSync(options.workDir, { recursive: true });
+  const began = Date.now();
+  const loadBefore = loadavg()[0];
+  const info = engineInfo();
+  const gpu = options.kind === "gpu" ? gpuInfo(options.profiles[0].device, options.bandwidthGBs) : null;
+  if (loadBefore > cpus().length / 2) log(`the machine is busy (load average ${loadBefore.toFixed(2)} on ${cpus().length} CPUs): figures will be noisy`);
+
+  const figures = [];
+  const agreement = {};
+  const models = [];
+  for (const profile of options.profiles) {
+    const modelDir = options.modelOverride ? resolve(options.modelOverride) : ensureModel(profile, { root, workDir: options.workDir, log });
+    const workDir = join(options.workDir, `run-${profile.name}`);
+    mkdirSync(workDir, { recursive: true });
+    const workload = await writeWorkload({
+      modelDir,
+      workDir,
+      task: "bbh:navigate",
+      dataDir: options.dataDir,
+      trainSize: profile.trainSize,
+      reasoningTokens: profile.stepTokens,
+      seed: 0,
+    });
+    log(`${profile.name}: ${modelDir}; ${workload.examples} navigate examples, prefixes ~${Math.round(workload.meanPrefixTokens)} tokens, ` +
+      `full sequences ~${Math.round(workload.meanFullTokens)} tokens`);
+    const job = {
+      modelDir,
+      device: profile.device,
+      dtype: profile.dtype,
+      threads: options.threads,
+      workload: workload.workload,
+      warmup: profile.warmup,
+      iterations: profile.iterations,
+      generate: profile.generate,
+      step: { dataFile: workload.stepData, config: { seed: 0, maxNewTokens: profile.stepTokens } },
+      verbose: options.verbose,
+    };
+    const sides = options.reference ? ["ours", "reference"] : ["ours"];
+    const run = async (side, kind) => {
+      log(`${profile.name}: ${side} ${kind} ...`);
+      const result = await runSide(side, { ...job, kind }, { root, workDir, verbose: options.verbose });
+      log(`${profile.name}: ${side} ${kind} done in ${(result.wallMs / 1000).toFixed(1)} s`);
+      return result;
+    };
+
+    await readThrough(modelDir); // both sides then load from the page cache
+    const results = { load: { ours: [], reference: options.reference ? [] : null }, micro: {}, step: {} };
+    for (let i = 0; i < profile.loadRepeats; i++) for (const side of sides) results.load[side].push(await run(side, "load"));
+    for (const side of sides) results.micro[side] = await run(side, "micro");
+    for (const side of sides) results.step[side] = await run(side, "step");
+
+    const bytes = weightBytes(modelDir);
+    const decodeBound = gpu?.bandwidthGBs ? bytes / (gpu.bandwidthGBs * 1e9) : null;
+    if (gpu && decodeBound === null) log(`no bandwidth known for "${gpu.name}": pass --bandwidth GBS for the decode figure`);
+    figures.push(...profileFigures(profile, results, decodeBound));
+    agreement[profile.name] = stepAgreement(results.step.ours, results.step.reference ?? null);
+    models.push({
+      profile: profile.name,
+      dir: modelDir,
+      weightBytes: bytes,
+      dtype: profile.dtype,
+      stepTokens: profile.stepTokens,
+      trainExamples: workload.examples,
+      decodeBoundMs: decodeBound === null ? null : decodeBound * 1000,
+      stepPhasesMs: { ours: results.step.ours.step.phasesMs, reference: results.step.reference?.step.phasesMs ?? null },
+      runtimeRssMiB: { ours: results.load.ours[0].runtimeRssMiB, reference: results.load.reference?.[0].runtimeRssMiB ?? null },
+    });
+  }
+
+  const loadAfter = loadavg()[0];
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = options.machine ?? hostname();
+  const device = gpu ? `${gpu.name} (${options.profiles[0].device})` : `cpu (${cpus()[0]?.model ?? "unknown"}, ${cpus().length} CPUs)`;
+  const result = {
+    machine,
+    date,
+    device,
+    threads: options.threads,
+    figures,
+    note:
+      `Load average ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} after on ${cpus().length} CPUs: ` +
+      `other processes may have been running. Each side ran in its own processes, one after the other; times are medians.`,
+    kind: options.kind,
+    targets: targets(figures, options.kind),
+    stepAgreement: agreement,
+    models,
+    libtorch: info.libtorchVersion,
+    binary: info.binaryOrigin,
+    durationS: Math.round((Date.now() - began) / 1000),
+  };
+
+  mkdirSync(options.resultsDir, { recursive: true });
+  const suffix = options.kind === "cpu" ? "" : `-${options.kind}`;
+  const base = join(options.resultsDir, `${date}-${machine}${suffix}`);
+  writeFileSync(`${base}.json`, JSON.stringify(result, null, 2) + "\n");
+  writeFileSync(`${base}.md`, markdownTable(result) + "\n");
+  console.log(textTable(figures));
+  for (const t of result.targets) console.log(`${t.met === null ? "?" : t.met ? "met" : "NOT met"}: ${t.target}${t.ratio === null ? "" : ` (${t.ratio.toFixed(2)}x)`}`);
+  for (const [name, a] of Object.entries(agreement)) {
+    if (a) console.log(`${name} step agreement: candidates ${a.candidates}, ranking ${a.ranked}, chosen token ${a.chosen}`);
+  }
+  console.log(`${result.note}\nwritten to ${base}.json and .md in ${result.durationS} s`);
+}
+
+/** Reads every weight file once, so that no side pays for the disk and the other for the page cache. */
+async function readThrough(modelDir) {
+  for (const name of readdirSync(modelDir).filter((n) => n.endsWith(".safetensors"))) {
+    await new Promise((done, fail) => createReadStream(join(modelDir, name), { highWaterMark: 1 << 24 }).on("data", () => {}).on("end", done).on("error", fail));
+  }
+}
