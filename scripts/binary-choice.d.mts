@@ -54,5 +54,6 @@ export function listCandidates(packageRoot?: string, env?: NodeJS.ProcessEnv): C
 export function cacheDir(env?: NodeJS.ProcessEnv): string;
 export function probeBinary(binaryPath: string, libDir: string | undefined, options?: { useCache?: boolean; env?: NodeJS.ProcessEnv }): ProbeVerdict;
 export function chooseBinary(options?: { packageRoot?: string; env?: NodeJS.ProcessEnv; useProbeCache?: boolean }): Choice;
+export function libtorchLoadFailure(choice: Choice): string | undefined;
 export function rebuildCommand(packageRoot?: string): string;
 export function noFitMessage(choice: Choice, options?: { packageRoot?: string; env?: NodeJS.ProcessEnv }): string;

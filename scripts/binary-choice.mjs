@@ -268,6 +268,15 @@ function libtorchFor(candidate, found) {
   return { reason: mismatch };
 }
 
+/**
+ * The outcome of a candidate that fitted by its record but whose probe failed while loading libtorch's own
+ * libraries (e.g. a CUDA libtorch without its CUDA libraries), or undefined. Building from source cannot help
+ * then: a source build links the very same libtorch.
+ */
+export function libtorchLoadFailure(choice) {
+  return choice.considered.find((c) => /^failed to load in a probe process: cannot load \S+: /.test(c.outcome))?.outcome;
+}
+
 /** The command that builds from source in this installation. */
 export function rebuildCommand(packageRoot = defaultPackageRoot) {
   if (!/[\\/]node_modules[\\/]/.test(packageRoot)) return "npm run build:native";

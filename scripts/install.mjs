@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chooseBinary, describeFound, noFitMessage, recordMismatch } from "./binary-choice.mjs";
+import { chooseBinary, describeFound, libtorchLoadFailure, noFitMessage, recordMismatch } from "./binary-choice.mjs";
 import { ensureLibtorch } from "./ensure-libtorch.mjs";
 import { fetchPrebuilt } from "./fetch-prebuilt.mjs";
 import { variantsForThisPlatform } from "./prebuilt-variants.mjs";
@@ -31,10 +31,18 @@ try {
         console.error(`greater: could not fetch ${fetchable.package}: ${e.message.split("\n")[0]}`);
       }
     }
+    const choice = chooseBinary({ packageRoot: root });
     if (env.GREATER_NO_BUILD === "1") {
-      console.error(noFitMessage(chooseBinary({ packageRoot: root })));
+      console.error(noFitMessage(choice));
       console.error("greater: GREATER_NO_BUILD=1, so no source build was attempted");
       process.exit(1);
+    }
+    if (libtorchLoadFailure(choice)) {
+      // The binary fits, but libtorch's own libraries do not load in this environment (LD_LIBRARY_PATH may
+      // differ when the program runs): a source build would link the same libtorch, so warn and go on.
+      console.error(noFitMessage(choice));
+      console.error("greater: the libtorch itself does not load here, so a source build would not help; the loader will probe again at run time");
+      process.exit(0);
     }
     console.error(`greater: no prebuilt binary fits ${describeFound(libtorch)}; building from source`);
   }

@@ -11,7 +11,7 @@
 // (scripts/stage-prebuilt.mjs); --pack also writes the package's `npm pack` tarball into DIR.
 //   cpu:  prebuildify as above, against libtorch 2.13.0 (CPU) — the python3 torch here, or LIBTORCH;
 //   cuda: `npm run build:cuda` (pip fetches torch 2.14.1+cu130 unless LIBTORCH names it; needs nvcc 13).
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
@@ -54,7 +54,10 @@ function buildCpuVariant(variant, out) {
     throw new Error(`the ${variant.dir} binary must be built against ${describeNeed(variant)}; found ${describeFound(libtorch)} (${mismatch}).\n` +
       `Get that libtorch (\`${variant.pipInstall}\` or LIBTORCH=/path/to/it) and run this again.`);
   }
-  return join(prebuildify(out), "greater.napi.node");
+  const folder = prebuildify(out);
+  const built = readdirSync(folder).filter((f) => f.endsWith(".node"));
+  if (built.length !== 1) throw new Error(`expected one .node file in ${folder}, found: ${built.join(", ") || "none"}`);
+  return join(folder, built[0]);
 }
 
 function buildCudaVariant() {

@@ -6,7 +6,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utime
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { chooseBinary, listCandidates, noFitMessage, recordMismatch, type BinaryRecord } from "../../scripts/binary-choice.mjs";
+import { chooseBinary, libtorchLoadFailure, listCandidates, noFitMessage, recordMismatch, type BinaryRecord } from "../../scripts/binary-choice.mjs";
 import type { Libtorch } from "../../scripts/find-libtorch.mjs";
 import { packPackage, stagePrebuilt } from "../../scripts/stage-prebuilt.mjs";
 import {
@@ -16,6 +16,7 @@ import {
   makeBinaryNeedingMissingLibrary,
   makeCrashingBinary,
   makeFakeLibtorch,
+  makeLibtorchMissingItsDependency,
   root,
   writeRecord,
 } from "./helpers.js";
@@ -191,6 +192,24 @@ describe.runIf(haveCompiler())("a binary that does not fit never reaches the hos
     ]) {
       expect(message).toContain(line);
     }
+  });
+
+  it("when libtorch's own libraries do not load, the install script warns instead of building from source", () => {
+    const packageRoot = fakePackageRoot("libtorch-broken");
+    cpSync(join(root, "package.json"), join(packageRoot, "package.json"));
+    cpSync(join(root, "scripts"), join(packageRoot, "scripts"), { recursive: true });
+    const fakeCuda = join(work, "libtorch-cuda-broken");
+    const binary = makeLibtorchMissingItsDependency(fakeCuda, join(packageRoot, "prebuilds", "linux-x64-cuda-torch2.14"), "libcusparse.so.12");
+    writeRecord(binary, { libtorchVersion: "2.14.1+cu130", variant: "cuda", cudaVersion: "13.0", cxx11Abi: 1, platform: "linux", arch: "x64" });
+
+    const choice = chooseBinary({ packageRoot, env: { ...env, LIBTORCH: fakeCuda } });
+    expect(libtorchLoadFailure(choice)).toMatch(new RegExp(`cannot load ${fakeCuda}/lib/libtorch_cuda\\.so: libcusparse\\.so\\.12`));
+
+    const run = spawnSync(process.execPath, [join(packageRoot, "scripts", "install.mjs")], { env: { ...env, LIBTORCH: fakeCuda }, encoding: "utf8" });
+    expect(run.status).toBe(0); // the environment at run time may differ (LD_LIBRARY_PATH): warn, do not fail
+    expect(run.stderr).toContain("install the missing library libcusparse.so.12");
+    expect(run.stderr).toContain("a source build would not help");
+    expect(existsSync(join(packageRoot, "build"))).toBe(false);
   });
 
   it("the install script fetches the CUDA variant for a CUDA libtorch, and with GREATER_NO_BUILD=1 refuses to compile", () => {

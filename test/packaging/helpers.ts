@@ -72,3 +72,23 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   for (const name of ["LIBTORCH", "Torch_DIR", "CMAKE_PREFIX_PATH", "GREATER_BINARY", "GREATER_REPROBE", "GREATER_NO_BUILD", "GREATER_FORCE_BUILD"]) delete env[name];
   return { ...env, ...extra };
 }
+
+/**
+ * The real CUDA failure, in miniature: a fake CUDA libtorch whose lib/libtorch_cuda.so needs `missing`, and an
+ * addon (in `addonDir`) that needs libtorch_cuda.so. Loading the addon fails inside libtorch, not in it.
+ */
+export function makeLibtorchMissingItsDependency(libtorchDir: string, addonDir: string, missing: string): string {
+  makeFakeLibtorch(libtorchDir, "2.14.1+cu130", "13.0");
+  const lib = join(libtorchDir, "lib");
+  const stubDir = join(libtorchDir, "stub");
+  mkdirSync(stubDir);
+  writeFileSync(join(stubDir, "stub.c"), "int missing_library_stub(void) { return 0; }\n");
+  execFileSync("cc", ["-shared", "-fPIC", `-Wl,-soname,${missing}`, "-o", join(stubDir, missing), join(stubDir, "stub.c")]);
+  writeFileSync(join(stubDir, "torch_cuda.c"), "extern int missing_library_stub(void);\nint torch_cuda_entry(void) { return missing_library_stub(); }\n");
+  execFileSync("cc", ["-shared", "-fPIC", "-Wl,-soname,libtorch_cuda.so", "-o", join(lib, "libtorch_cuda.so"), join(stubDir, "torch_cuda.c"), `-L${stubDir}`, `-l:${missing}`]);
+  mkdirSync(addonDir, { recursive: true });
+  writeFileSync(join(addonDir, "addon.c"), "extern int torch_cuda_entry(void);\nint call_it(void) { return torch_cuda_entry(); }\n");
+  execFileSync("cc", ["-shared", "-fPIC", "-o", join(addonDir, "greater.node"), join(addonDir, "addon.c"), `-L${lib}`, "-ltorch_cuda"]);
+  rmSync(stubDir, { recursive: true }); // now nothing provides it
+  return join(addonDir, "greater.node");
+}

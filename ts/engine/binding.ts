@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import {
   chooseBinary,
   describeFound,
+  libtorchLoadFailure,
   noFitMessage,
   readBinaryRecord as readRecordBesideBinary,
   type BinaryRecord,
@@ -96,6 +97,7 @@ export function loadBindingWithPath(): { binding: NativeBinding; path: string } 
  */
 function installNow(choice: Choice): boolean {
   if (process.env.GREATER_NO_BUILD === "1" || process.env.GREATER_BINARY || !choice.libtorch) return false;
+  if (libtorchLoadFailure(choice)) return false; // the libtorch itself does not load: a build cannot help
   console.error(`greater: no binary fits ${describeFound(choice.libtorch)}; fetching or building one now (GREATER_NO_BUILD=1 refuses)`);
   const run = spawnSync(process.execPath, [join(packageRoot, "scripts", "install.mjs")], { stdio: ["ignore", 2, 2] });
   return run.status === 0;
