@@ -1,4 +1,4 @@
-// `npm run prebuild` (prebuildify over node-gyp and binding.gyp) must place a binary where node-gyp-build
+// `npm run prebuild` (scripts/prebuild.mjs: prebuildify over node-gyp and binding.gyp) must place a binary where node-gyp-build
 // finds it first, and that binary must load and work. This is also the CI proof that the node-gyp build of
 // binding.gyp works. It compiles the whole addon without a precompiled header: a few minutes on 2 cores.
 import { execFileSync } from "node:child_process";
