@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Prebuilt binaries (README, "Prebuilt binaries").
 //
-// `node scripts/prebuild.mjs [--out DIR]` (npm run prebuildify): builds the addon with prebuildify (which
+// `node scripts/prebuild.mjs [--out DIR]` (npm run prebuild): builds the addon with prebuildify (which
 // drives node-gyp over binding.gyp) and places it in DIR/prebuilds/<platform>-<arch>/ (DIR defaults to the
 // package root), where the loader also looks. The build runs in a scratch copy so node-gyp's build/ does
 // not replace the cmake-js one. Beside the binary we record the libtorch it needs (libtorch.json).
