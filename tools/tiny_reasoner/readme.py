@@ -25,10 +25,14 @@ def render(tr, res):
       f"{tr['parameters'] * 4 / 1e6:.1f} MB)")
     w(f"- architecture: Llama, hidden 128, 4 layers, 4 heads (head dim 32, no GQA), SwiGLU 384, RoPE "
       f"theta 10000, RMSNorm eps 1e-5, vocabulary {tr['vocab_size']}")
-    w(f"- training: {tr['steps']} steps x {tr['batch']} sequences, AdamW lr {tr['lr']}, seed {tr['seed']}, "
-      f"{tr['threads']} CPU thread: {tr['train_seconds'] / 60:.1f} min of training, "
-      f"{tr['total_seconds'] / 60:.1f} min in all, on a 2-core machine shared with other work "
-      f"(torch {tr['torch']})\n")
+    cpu = tr.get("train_cpu_seconds")
+    w(f"- training: {tr['steps']} steps x {tr['batch']} sequences (~{tr['steps'] * tr['batch'] // 1000}k generated "
+      f"examples), AdamW lr {tr['lr']} (warm-up, cosine), seed {tr['seed']}, {tr['threads']} CPU thread "
+      f"(torch {tr['torch']}): "
+      + (f"{cpu / 60:.1f} min of CPU time; " if cpu else "")
+      + f"{tr['train_seconds'] / 60:.1f} min of wall time on a 2-core machine that other jobs were loading "
+      f"(unloaded, one step takes ~0.35 s: ~{tr['steps'] * 0.35 / 60:.0f} min). Tokenizer, splits and "
+      "saving add a few seconds.\n")
 
     w("## Interface: what the optimizer and the demo must build\n")
     w("Everything below is exactly what the model was trained on; other formats are out of distribution.\n")
@@ -44,7 +48,8 @@ def render(tr, res):
       "`generation_config.json`: eos_token_id [4, 1], greedy.")
     w("- **Reasoning**: generated greedily after the assistant header, until `<|eot_id|>`. It is one step per "
       "addition, e.g. `3 + 8 = 1. 1 + 5 = 6.`: 6 tokens a step, at most "
-      f"{max(a['max_reasoning_tokens'] for a in acc.values())} tokens. `max_new_tokens` 32 is ample.")
+      "24 tokens (measured: mean "
+      f"{acc['neutral']['mean_reasoning_tokens']:.0f}). Use `max_new_tokens` 40: a rare run-on then stops there.")
     w(f"- **Extractor**: `{task.EXTRACTOR}`, appended after the reasoning as `\" \" + extractor` "
       "(the `<|eot_id|>` that ended the reasoning is dropped). Then the **answer** is one token, a digit "
       "`0`-`9` with no space (`$5`): greedy, one new token.")
@@ -117,6 +122,21 @@ def render(tr, res):
     w("From ` the careful and think.` (a manner word already in: 4-term sums are still answered sloppily), "
       "only a process word helps:\n")
     step_table(res["step2"], "process")
+
+    run = res.get("run")
+    if run:
+        w("### A short full run\n")
+        w(f"The optimizer's loop (steps 0-5 above, one position per step, filler `_` appended when the last "
+          f"token does not end a sentence, early exit on a `.` candidate past half the initial length), "
+          f"{len(run['log'])} steps from ` the answer and think.` on the first 50 train examples, "
+          f"{run['seconds']:.0f} s on one thread (Python, no KV-cache sharing):\n")
+        w("| step | position | prompt | score | train accuracy |")
+        w("| --- | --- | --- | --- | --- |")
+        for r in run["log"]:
+            w(f"| {r['step']} | {r['position']} | `{r['prompt']}` | {r['score']:.3f} | {_pct(r['train_acc'])} |")
+        w("")
+        w(f"Best prompt `{run['best_prompt']}`: **{_pct(run['best_test']['accuracy'])}** on the held-out test "
+          f"split.\n")
 
     w("## Reproduce\n")
     w("```\npython3 tools/tiny_reasoner/train.py   # writes this folder (tokenizer, model, task/, training.json)")

@@ -166,8 +166,8 @@ def random_prompt(rng):
     Sentence ends: a prompt usually ends with '.', sometimes not, and may hold several sentences
     (the optimizer wraps around after a '.').  '_' fillers appear as the optimizer writes them.
     """
-    if rng.random() < 0.08:
-        return []                                    # "no prompt" (the demo shows it too)
+    if rng.random() < 0.04:
+        return []                                    # "no prompt"
     n = rng.randint(1, MAX_PROMPT_WORDS)
     out = []
     for k in range(n):

@@ -26,7 +26,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(REPO, "models", "tiny-reasoner")
 
-PROMPT_W, ANSWER_W = 0.3, 6.0   # loss weights of prompt tokens and of the answer token (see Builder.example)
+PROMPT_W, ANSWER_W = 0.3, 3.0   # loss weights of prompt tokens and of the answer token (see Builder.example)
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}"
@@ -223,7 +223,7 @@ def greedy_generate(model, seqs, eot, pad, max_new):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=1800)
+    ap.add_argument("--steps", type=int, default=1600)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--hidden", type=int, default=128)
