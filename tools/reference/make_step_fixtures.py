@@ -6,7 +6,7 @@ GReaTer step in several settings (tools/reference/greater_step.py), on two model
 The TypeScript optimizer must reproduce each step exactly: candidate set, k, gradient ranking, re-scored
 candidates, chosen token and the random generator's state afterwards.
 
-Run from the repository root:  python3 tools/reference/make_step_fixtures.py
+Run from the repository root:  python3 tools/reference/make_step_fixtures.py [--only random-llama|tiny-reasoner]
 Needs: torch, transformers (offline). Takes about a minute on a laptop CPU.
 """
 
@@ -48,6 +48,8 @@ REASONER_CASES = {
     "position3": ["--seed", "2", "--position", "3"],
     "position4": ["--seed", "3", "--position", "4", "--candidates-to-score", "4"],
     "no-fluency": ["--seed", "4", "--position", "1", "--control-weight", "0"],
+    # Trying every candidate reaches the current "." at the last position: an early exit on a sentence end.
+    "early-exit": ["--seed", "5", "--position", "4", "--candidates-to-score", "11"],
 }
 
 
@@ -87,9 +89,16 @@ def run_cases(model, data, cases, common, prefix):
 
 
 def main():
-    make_model()
-    make_data()
-    run_cases(MODEL, DATA, CASES, COMMON, "random-llama")
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", choices=["random-llama", "tiny-reasoner"], default=None, help="make one model's fixtures")
+    args = ap.parse_args()
+    if args.only != "tiny-reasoner":
+        make_model()
+        make_data()
+        run_cases(MODEL, DATA, CASES, COMMON, "random-llama")
+    if args.only == "random-llama":
+        return
     if not os.path.isdir(REASONER):
         print(f"{os.path.relpath(REASONER, REPO)} is absent: no tiny-reasoner fixtures", flush=True)
         return
