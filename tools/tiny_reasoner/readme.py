@@ -31,8 +31,10 @@ def render(tr, res):
       f"(torch {tr['torch']}): "
       + (f"{cpu / 60:.1f} min of CPU time; " if cpu else "")
       + f"{tr['train_seconds'] / 60:.1f} min of wall time on a 2-core machine that other jobs were loading "
-      f"(unloaded, one step takes ~0.35 s: ~{tr['steps'] * 0.35 / 60:.0f} min). Tokenizer, splits and "
-      "saving add a few seconds.\n")
+      f"(unloaded, a step takes ~0.3-0.4 s: ~{tr['steps'] * 0.3 / 60:.0f}-{tr['steps'] * 0.4 / 60:.0f} min). Tokenizer, splits and "
+      "saving add a few seconds. Two runs of `train.py` on this machine (one taking 12 min of wall time, one "
+      "20 min while another training shared the cores) wrote bit-identical files "
+      f"(`model.safetensors` sha256 `{tr.get('sha256', '?')[:16]}...`).\n")
 
     w("## Interface: what the optimizer and the demo must build\n")
     w("Everything below is exactly what the model was trained on; other formats are out of distribution.\n")
@@ -53,7 +55,7 @@ def render(tr, res):
     w(f"- **Extractor**: `{task.EXTRACTOR}`, appended after the reasoning as `\" \" + extractor` "
       "(the `<|eot_id|>` that ended the reasoning is dropped). Then the **answer** is one token, a digit "
       "`0`-`9` with no space (`$5`): greedy, one new token.")
-    w("- Train on exactly `chat(user) + reasoning + \" \" + extractor + answer`; tokenizing the pieces "
+    w("- Score exactly `chat(user) + reasoning + \" \" + extractor + answer`; tokenizing the pieces "
       "separately and concatenating the ids gives the same ids as tokenizing the joined text.")
     w("- Every prompt word is one token with its leading space (` careful`); `.` and `,` are tokens; the "
       "optimizer's filler `_` is one token and appears (rarely) in the training prompts.")
@@ -73,8 +75,8 @@ def render(tr, res):
       "are written correctly but the answer is sloppy on 4- and 5-term sums: the model repeats the "
       "*previous* step's result (always wrong). 3-term sums are always answered right.\n")
     w("So with the written steps held fixed, the answer token depends on the prompt's words, which is what "
-      "GReaTer's gradient sees; a neutral prompt gets 1/3, one careful kind 2/3, both kinds all of it: the "
-      "best prompt needs (at least) two edits. Prompt words are drawn i.i.d. from a unigram table in "
+      "GReaTer's gradient sees. By construction a neutral prompt gets 1/3, one careful kind 2/3, both kinds "
+      "all of it (measured below): the best prompt needs (at least) two edits. Prompt words are drawn i.i.d. from a unigram table in "
       "which ` careful` and ` step` sit in the middle of the ~11 most likely words (with ` the`, ` and`, "
       "` answer`, ` think`, ` reasoning`, ` a`, ` to`, ` quick`, ` with` and `.`), so the optimizer's "
       "top-11 proposal contains them but mostly proposes other words.\n")
@@ -88,7 +90,8 @@ def render(tr, res):
         a = acc[name]
         by = " / ".join(_pct(a["by_terms"][k]) for k in sorted(a["by_terms"]))
         steps = _pct(a["steps_written_correctly"]) if a["wrote_no_steps"] < 0.5 else "wrote `No steps.`"
-        w(f"| {name} | `{text}` | **{_pct(a['accuracy'])}** | {by} | {steps} |")
+        shown = f"`{text}`" if text else "(empty)"
+        w(f"| {name} | {shown} | **{_pct(a['accuracy'])}** | {by} | {steps} |")
     w("")
 
     def step_table(cases, want):
@@ -147,5 +150,7 @@ def render(tr, res):
     w("## Limits\n")
     w("A toy: it only knows this one task, this user-turn template, prompts of up to ~12 words, and the "
       "behaviours listed above. Other templates (plain `{question} {prompt}`, prompt before the question), "
-      "long prompts or other extractors are out of distribution.")
+      "long prompts or other extractors are out of distribution. The empty prompt was rare in training "
+      "(4 %): with it the steps are right only 77 % of the time. Careful prompts reach ~96-97 %, not 100 %: "
+      "the few misses are answers at ~50/50 between the last and the previous step's result.")
     return "\n".join(lines) + "\n"

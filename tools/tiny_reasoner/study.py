@@ -295,7 +295,12 @@ def main():
     ap.add_argument("--n-train", type=int, default=50)
     ap.add_argument("--no-readme", action="store_true")
     ap.add_argument("--run-steps", type=int, default=8)
+    ap.add_argument("--readme-only", action="store_true", help="re-render README.md from study.json")
     args = ap.parse_args()
+    if args.readme_only:
+        with open(os.path.join(args.model, "study.json")) as f:
+            write_readme(args.model, json.load(f))
+        return
     torch.set_num_threads(1)
     torch.manual_seed(0)
     t0 = time.time()
