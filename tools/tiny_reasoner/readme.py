@@ -143,7 +143,9 @@ def render(tr, res):
 
     w("## Reproduce\n")
     w("```\npython3 tools/tiny_reasoner/train.py   # writes this folder (tokenizer, model, task/, training.json)")
-    w("python3 tools/tiny_reasoner/study.py   # measures the numbers above, writes study.json and this README\n```\n")
+    w("python3 tools/tiny_reasoner/study.py   # measures the numbers above, writes study.json and this README")
+    w("python3 tools/tiny_reasoner/fixtures.py  # test/fixtures/tiny-reasoner/reference.json: ids, reasoning, "
+      "answer logits, prompt NLL and one gradient ranking from transformers, to check other implementations\n```\n")
     w("Both are seeded and use one CPU thread (`torch.set_num_threads(1)`); with the same torch build a "
       "rerun gives the same files. Requires torch, transformers (5.x used) and tokenizers. "
       f"`study.py` took {res['study_seconds'] / 60:.1f} min.\n")
