@@ -1,9 +1,9 @@
 // Which addon binary to load: shared by the install script and the runtime loader (ts/engine/binding.ts).
 //
 // 1. Find the user's libtorch (scripts/find-libtorch.mjs: LIBTORCH, Torch_DIR, CMAKE_PREFIX_PATH, python3).
-// 2. List the candidate binaries, most specific first: GREATER_BINARY alone when set; else the local source
-//    build (build/Release), the installed platform packages, variants fetched at install (prebuilds/<dir>/)
-//    and prebuildify's output (prebuilds/<platform>-<arch>/).
+// 2. List the candidate binaries, most specific first: GREATER_BINARY alone when set; else node-gyp-build's
+//    pick (prebuildify's prebuilds/<platform>-<arch>/ first, then build/Release), the local source build,
+//    the installed platform packages, variants fetched at install (prebuilds/<dir>/), other prebuildify output.
 // 3. Keep those whose libtorch.json names the found libtorch (or whose recorded build-time libtorch still
 //    exists), and probe each in a child process (scripts/probe-binary.mjs) before anything is loaded here:
 //    a binary that does not fit fails there, never in the host process. Verdicts are cached, keyed by the
@@ -106,6 +106,12 @@ export function listCandidates(packageRoot = defaultPackageRoot, env = process.e
   const at = (path, origin, kind) => ({ path, origin, kind, record: readBinaryRecord(path) });
   if (env.GREATER_BINARY) return [at(resolve(env.GREATER_BINARY), "GREATER_BINARY", "env")];
   const candidates = [];
+  // node-gyp-build's own choice comes first: prebuilds/<platform>-<arch>/ (prebuildify), then build/Release.
+  const firstPick = nodeGypBuildPick(packageRoot);
+  if (firstPick) {
+    const kind = firstPick.includes(`${join(packageRoot, "prebuilds")}`) ? "prebuildify" : "build";
+    candidates.push(at(firstPick, kind === "prebuildify" ? `node-gyp-build: prebuildify output (${relative(packageRoot, firstPick)})` : `node-gyp-build: local source build (${relative(packageRoot, firstPick)})`, kind));
+  }
   for (const config of ["Release", "Debug"]) {
     const path = join(packageRoot, "build", config, "greater.node");
     if (existsSync(path)) candidates.push(at(path, `local source build (build/${config})`, "build"));
@@ -131,7 +137,19 @@ export function listCandidates(packageRoot = defaultPackageRoot, env = process.e
   }
   const prebuildifyDir = `${process.platform}-${process.arch}`;
   for (const path of nodeFilesIn(prebuildifyDir)) candidates.push(at(path, `prebuildify output (prebuilds/${prebuildifyDir})`, "prebuildify"));
-  return candidates;
+  // Each binary once, at its first (most preferred) place.
+  const seen = new Set();
+  return candidates.filter((c) => (seen.has(c.path) ? false : (seen.add(c.path), true)));
+}
+
+/** What node-gyp-build would load from the package root (prebuilds first, then the local build), or null. */
+function nodeGypBuildPick(packageRoot) {
+  try {
+    const nodeGypBuild = createRequire(import.meta.url)("node-gyp-build");
+    return resolve(nodeGypBuild.resolve(packageRoot));
+  } catch {
+    return null; // nothing built and no prebuilds: the other candidates (platform packages) remain
+  }
 }
 
 /** Where probe verdicts are cached: GREATER_CACHE_DIR, else $XDG_CACHE_HOME/greater, else ~/.cache/greater. */

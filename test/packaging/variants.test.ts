@@ -39,7 +39,7 @@ describe("the prebuilt variants", () => {
     expect(manifest.scripts.install).toBe("node scripts/install.mjs");
     // npm runs "pre<name>" before "<name>": the prebuilt scripts must not be such hooks (a "prebuild"
     // script would run a release build before every `npm run build`).
-    for (const name of ["prebuildify", "prebuilt:cpu", "prebuilt:cuda"]) {
+    for (const name of ["prebuild", "prebuilt:cpu", "prebuilt:cuda"]) {
       expect(manifest.scripts[name]).toMatch(/^node scripts\/prebuild\.mjs/);
       expect(manifest.scripts[name.slice(3)], `"${name}" would run before "${name.slice(3)}"`).toBeUndefined();
     }
