@@ -4,7 +4,7 @@
 //
 //   node bench/ours.mjs JOB.json OUT.json
 //
-// The job file is the one the reference side gets (see bench/lib/jobs.mjs): model folder, device, dtype, threads,
+// The job file is the one the reference side gets (see bench/lib/children.mjs and bench/run.mjs): model folder, device, dtype, threads,
 // the shared workload (token ids and spans) and the kind: load, micro (tinybench tasks) or step (one GReaTer step).
 import { readFileSync, writeFileSync } from "node:fs";
 import { Bench } from "tinybench";
@@ -36,10 +36,11 @@ result.peakRssMiB = peakRssMiB();
 model.dispose();
 writeFileSync(outFile, JSON.stringify(result));
 
-/** The micro measurements as tinybench tasks, with the reference's warmup and iteration counts. */
+/** The micro measurements the job names (job.measure) as tinybench tasks, with the reference's iteration counts. */
 async function runMicro(workload) {
   const figures = {};
   const add = (bench, name, details, call) => {
+    if (!job.measure.includes(name)) return;
     figures[name] = details;
     bench.add(name, call);
   };

@@ -9,7 +9,8 @@
 //      (bench/lib/workload.mjs: token ids and spans from the project's text layer);
 //   2. load: each side loads the model in a fresh process, alternately, loadRepeats times (median);
 //   3. micro: forward log-probs for a batch, greedy generation at batch 1, 9 and 50, the one-hot gradient for
-//      every train example: one process per side, warmup then iterations (median);
+//      every train example: a process per side and measurement, the sides taking turns; warmup, then iterations
+//      (median);
 //   4. step: one full GReaTer step per side in a fresh process, whose peak memory is the step's.
 import { createReadStream, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
@@ -47,7 +48,7 @@ try {
 
 async function main(options) {
   const needsPython = options.reference || options.profiles.some((p) => p.make && !options.modelOverride && !existsSync(join(options.workDir, p.make)));
-  const problem = needsPython ? pythonProblem() : null;
+  const problem = needsPython ? pythonProblem(options.kind === "gpu" && options.reference) : null;
   if (problem) {
     throw new Error(`${problem}.\nThe reference side and the model generator need Python with torch, transformers and safetensors; ` +
       `pass --no-reference (with --model DIR) to measure our side alone.`);
@@ -55,8 +56,15 @@ async function main(options) {
   mkdirSync(options.workDir, { recursive: true });
   const began = Date.now();
   const loadBefore = loadavg()[0];
+  // The 1-minute load average every 15 s while the bench runs: how busy the machine was, for the note.
+  const loadSamples = [loadBefore];
+  const loadSampler = setInterval(() => loadSamples.push(loadavg()[0]), 15_000);
+  loadSampler.unref();
   const info = engineInfo();
   const gpu = options.kind === "gpu" ? gpuInfo(options.profiles[0].device, options.bandwidthGBs) : null;
+  if (gpu && !info.cudaAvailable) {
+    throw new Error(`the loaded engine binary (${info.binaryOrigin}, ${info.variant}) cannot use CUDA; build it with \`npm run build:cuda\``);
+  }
   if (loadBefore > cpus().length / 2) log(`the machine is busy (load average ${loadBefore.toFixed(2)} on ${cpus().length} CPUs): figures will be noisy`);
 
   const figures = [];
@@ -90,17 +98,23 @@ async function main(options) {
       verbose: options.verbose,
     };
     const sides = options.reference ? ["ours", "reference"] : ["ours"];
-    const run = async (side, kind) => {
-      log(`${profile.name}: ${side} ${kind} ...`);
-      const result = await runSide(side, { ...job, kind }, { root, workDir, verbose: options.verbose });
-      log(`${profile.name}: ${side} ${kind} done in ${(result.wallMs / 1000).toFixed(1)} s`);
+    const run = async (side, kind, measure = []) => {
+      const what = measure.length ? `${kind} ${measure.join(", ")}` : kind;
+      log(`${profile.name}: ${side} ${what} ...`);
+      const result = await runSide(side, { ...job, kind, measure }, { root, workDir, verbose: options.verbose });
+      log(`${profile.name}: ${side} ${what} done in ${(result.wallMs / 1000).toFixed(1)} s`);
       return result;
     };
 
     await readThrough(modelDir); // both sides then load from the page cache
+    // The sides take turns, and which goes first alternates, so that a neighbour's load falls on both alike.
+    const turns = (i) => (i % 2 === 0 ? sides : [...sides].reverse());
     const results = { load: { ours: [], reference: options.reference ? [] : null }, micro: {}, step: {} };
-    for (let i = 0; i < profile.loadRepeats; i++) for (const side of sides) results.load[side].push(await run(side, "load"));
-    for (const side of sides) results.micro[side] = await run(side, "micro");
+    for (let i = 0; i < profile.loadRepeats; i++) for (const side of turns(i)) results.load[side].push(await run(side, "load"));
+    for (const side of sides) results.micro[side] = { figures: {} };
+    for (const [i, measure] of microGroups(profile).entries()) {
+      for (const side of turns(i)) Object.assign(results.micro[side].figures, (await run(side, "micro", measure)).figures);
+    }
     for (const side of sides) results.step[side] = await run(side, "step");
 
     const bytes = weightBytes(modelDir);
@@ -121,7 +135,10 @@ async function main(options) {
     });
   }
 
-  const loadAfter = loadavg()[0];
+  clearInterval(loadSampler);
+  loadSamples.push(loadavg()[0]);
+  const loadMean = loadSamples.reduce((sum, l) => sum + l, 0) / loadSamples.length;
+  const loadMax = Math.max(...loadSamples);
   const date = new Date().toISOString().slice(0, 10);
   const machine = options.machine ?? hostname();
   const device = gpu ? `${gpu.name} (${options.profiles[0].device})` : `cpu (${cpus()[0]?.model ?? "unknown"}, ${cpus().length} CPUs)`;
@@ -132,9 +149,10 @@ async function main(options) {
     threads: options.threads,
     figures,
     note:
-      `Load average ${loadBefore.toFixed(2)} before and ${loadAfter.toFixed(2)} after on ${cpus().length} CPUs: ` +
+      `Load average (1 min) during the run: mean ${loadMean.toFixed(2)}, max ${loadMax.toFixed(2)} on ${cpus().length} CPUs; ` +
       `other processes may have been running. Each side ran in its own processes, one after the other; times are medians.`,
     kind: options.kind,
+    loadAverage: { mean: loadMean, max: loadMax, samples: loadSamples.length },
     targets: targets(figures, options.kind),
     stepAgreement: agreement,
     models,
@@ -154,6 +172,21 @@ async function main(options) {
     if (a) console.log(`${name} step agreement: candidates ${a.candidates}, ranking ${a.ranked}, chosen token ${a.chosen}`);
   }
   console.log(`${result.note}\nwritten to ${base}.json and .md in ${result.durationS} s`);
+}
+
+/**
+ * The micro measurements in groups, one child process per side for each: forward, each generation batch size
+ * (with its 1-token run on GPU, which must come from the same process), the gradient.
+ */
+function microGroups(profile) {
+  const groups = [["forward_logprobs"]];
+  for (const { name } of profile.generate) {
+    const group = groups.find((g) => g[0] === name.replace(/_t\d+$/, ""));
+    if (group) group.push(name);
+    else groups.push([name]);
+  }
+  groups.push(["one_hot_gradient"]);
+  return groups;
 }
 
 /** Reads every weight file once, so that no side pays for the disk and the other for the page cache. */

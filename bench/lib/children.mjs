@@ -7,13 +7,16 @@ import { sampleGpuMemory } from "./gpu.mjs";
 
 export const PYTHON = process.env.PYTHON ?? "python3";
 
-/** Null when python3 can import what the reference needs, else the reason. */
-export function pythonProblem() {
+/** Null when python3 can import what the reference needs (and, for `cuda`, sees a CUDA device), else the reason. */
+export function pythonProblem(cuda = false) {
   const probe = spawnSync(PYTHON, ["-c", "import torch, transformers, safetensors; print(torch.__version__, transformers.__version__)"], {
     encoding: "utf8",
   });
   if (probe.error) return `${PYTHON} could not be started (${probe.error.message})`;
   if (probe.status !== 0) return `${PYTHON} cannot import torch, transformers and safetensors: ${probe.stderr.trim().split("\n").at(-1)}`;
+  if (cuda && spawnSync(PYTHON, ["-c", "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"]).status !== 0) {
+    return `${PYTHON}'s torch ${probe.stdout.trim().split(" ")[0]} sees no CUDA device (install a CUDA build of torch for the reference side)`;
+  }
   return null;
 }
 

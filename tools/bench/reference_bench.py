@@ -6,7 +6,8 @@ bench/run.mjs writes a job file and runs   python3 tools/bench/reference_bench.p
 The job (the same file bench/ours.mjs gets) names the model folder, device, dtype, thread count, the workload file
 (token ids and spans built by the project's text layer, so both sides do exactly the same work) and the kind:
   load   load the model; report the load time and the process's peak memory
-  micro  forward log-probs for a batch, greedy generation at several batch sizes, the one-hot gradient
+  micro  those of forward log-probs for a batch, greedy generation at several batch sizes and the one-hot gradient
+         that the job's `measure` names
   step   one full GReaTer step (tools/reference/greater_step.py's greater_step) on the loaded model
 The process first warms up (when the job says so: one short generation, untimed), then each measurement runs its
 `iterations` timed calls; the result holds every sample (ms).
@@ -123,16 +124,17 @@ def gradient_per_example(model, rows, candidates, temperature, control_weight):
 
 
 def run_micro(job, model, workload):
-    device = job["device"]
+    device, measure = job["device"], job["measure"]
     pad = workload["padTokenId"]
     figures = {}
     if job["warmup"]:   # first calls pay for thread pools and allocator growth; neither side is timed on them
         generate_fixed(model, workload["prefixes"][:1], 2, pad)
     rows = [r["ids"] for r in workload["forwardRows"]]
-    figures["forward_logprobs"] = {"samplesMs": sample(device, lambda: forward_log_probs(model, rows, pad),
-                                                       job["iterations"]["forward"]),
-                                   "rows": len(rows), "tokens": sum(len(r) for r in rows)}
-    for spec in job["generate"]:   # {name, batch, newTokens}: prompts are the workload's prefixes, cycled
+    if "forward_logprobs" in measure:
+        figures["forward_logprobs"] = {"samplesMs": sample(device, lambda: forward_log_probs(model, rows, pad),
+                                                           job["iterations"]["forward"]),
+                                       "rows": len(rows), "tokens": sum(len(r) for r in rows)}
+    for spec in (g for g in job["generate"] if g["name"] in measure):   # prompts: the workload's prefixes, cycled
         prompts = [workload["prefixes"][i % len(workload["prefixes"])] for i in range(spec["batch"])]
         figures[spec["name"]] = {
             "samplesMs": sample(device, lambda: generate_fixed(model, prompts, spec["newTokens"], pad),
@@ -140,11 +142,12 @@ def run_micro(job, model, workload):
             "rows": spec["batch"], "newTokens": spec["newTokens"]}
     gradient = workload["gradient"]
     grad_rows = gradient["rows"]
-    figures["one_hot_gradient"] = {
-        "samplesMs": sample(device, lambda: gradient_per_example(model, grad_rows, gradient["candidates"],
-                                                                 gradient["temperature"], gradient["controlWeight"]),
-                            job["iterations"]["gradient"]),
-        "rows": len(grad_rows), "candidates": len(gradient["candidates"])}
+    if "one_hot_gradient" in measure:
+        figures["one_hot_gradient"] = {
+            "samplesMs": sample(device, lambda: gradient_per_example(model, grad_rows, gradient["candidates"],
+                                                                     gradient["temperature"], gradient["controlWeight"]),
+                                job["iterations"]["gradient"]),
+            "rows": len(grad_rows), "candidates": len(gradient["candidates"])}
     return figures
 
 
