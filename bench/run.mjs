@@ -11,7 +11,8 @@
 //   3. micro: forward log-probs for a batch, greedy generation at batch 1, 9 and 50, the one-hot gradient for
 //      every train example: a process per side and measurement, the sides taking turns; warmup, then iterations
 //      (median);
-//   4. step: one full GReaTer step per side in a fresh process, whose peak memory is the step's.
+//   4. step: one full GReaTer step per side in a fresh process, whose peak memory is the step's; stepRepeats
+//      times, the sides taking turns (median).
 import { createReadStream, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -65,7 +66,7 @@ async function main(options) {
   if (gpu && !info.cudaAvailable) {
     throw new Error(`the loaded engine binary (${info.binaryOrigin}, ${info.variant}) cannot use CUDA; build it with \`npm run build:cuda\``);
   }
-  if (loadBefore > cpus().length / 2) log(`the machine is busy (load average ${loadBefore.toFixed(2)} on ${cpus().length} CPUs): figures will be noisy`);
+  if (loadBefore > cpus().length / 2) log(`the machine is not idle (load average ${loadBefore.toFixed(2)} on ${cpus().length} CPUs): figures may be noisy`);
 
   const figures = [];
   const agreement = {};
@@ -115,13 +116,14 @@ async function main(options) {
     for (const [i, measure] of microGroups(profile).entries()) {
       for (const side of turns(i)) Object.assign(results.micro[side].figures, (await run(side, "micro", measure)).figures);
     }
-    for (const side of sides) results.step[side] = await run(side, "step");
+    for (const side of sides) results.step[side] = [];
+    for (let i = 0; i < profile.stepRepeats; i++) for (const side of turns(i)) results.step[side].push(await run(side, "step"));
 
     const bytes = weightBytes(modelDir);
     const decodeBound = gpu?.bandwidthGBs ? bytes / (gpu.bandwidthGBs * 1e9) : null;
     if (gpu && decodeBound === null) log(`no bandwidth known for "${gpu.name}": pass --bandwidth GBS for the decode figure`);
     figures.push(...profileFigures(profile, results, decodeBound));
-    agreement[profile.name] = stepAgreement(results.step.ours, results.step.reference ?? null);
+    agreement[profile.name] = stepAgreement(results.step.ours[0], results.step.reference?.[0] ?? null);
     models.push({
       profile: profile.name,
       dir: modelDir,
@@ -130,7 +132,7 @@ async function main(options) {
       stepTokens: profile.stepTokens,
       trainExamples: workload.examples,
       decodeBoundMs: decodeBound === null ? null : decodeBound * 1000,
-      stepPhasesMs: { ours: results.step.ours.step.phasesMs, reference: results.step.reference?.step.phasesMs ?? null },
+      stepPhasesMs: { ours: results.step.ours.map((r) => r.step.phasesMs), reference: results.step.reference?.map((r) => r.step.phasesMs) ?? null },
       runtimeRssMiB: { ours: results.load.ours[0].runtimeRssMiB, reference: results.load.reference?.[0].runtimeRssMiB ?? null },
     });
   }

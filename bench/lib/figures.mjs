@@ -21,8 +21,8 @@ export function figure(name, unit, ours, reference, model) {
 
 /**
  * The figures of one model profile.
- * @param results { load: {ours: [...], reference: [...]}, micro: {ours, reference}, step: {ours, reference} }
- *   (reference entries null when the reference was not run)
+ * @param results { load: {ours: [...], reference: [...]}, micro: {ours, reference}, step: {ours: [...], reference: [...]} }
+ *   (reference entries null when the reference was not run; load and step hold one result per repeat)
  * @param decodeBound seconds per token of the bandwidth bound (GPU only), else null
  */
 export function profileFigures(profile, results, decodeBound) {
@@ -51,10 +51,11 @@ export function profileFigures(profile, results, decodeBound) {
     };
     out.push(figure("decode_bandwidth_fraction", "fraction", ...both(fraction), model));
   }
-  out.push(figure("step", "ms", ...both((side) => results.step[side]?.step.ms ?? null), model));
-  out.push(figure("step_peak_memory", "MiB", ...both((side) => results.step[side]?.peakRssMiB ?? null), model));
+  const stepMedian = (side, pick) => (results.step[side] ? median(results.step[side].map(pick)) : null);
+  out.push(figure("step", "ms", ...both((side) => stepMedian(side, (r) => r.step.ms)), model));
+  out.push(figure("step_peak_memory", "MiB", ...both((side) => stepMedian(side, (r) => r.peakRssMiB)), model));
   if (profile.device.startsWith("cuda")) {
-    out.push(figure("step_peak_gpu_memory", "MiB", ...both((side) => results.step[side]?.gpuPeakMiB ?? null), model));
+    out.push(figure("step_peak_gpu_memory", "MiB", ...both((side) => stepMedian(side, (r) => r.gpuPeakMiB)), model));
   }
   return out;
 }

@@ -42,6 +42,7 @@ export const PROFILES = {
     iterations: { forward: 3, generate: 3, gradient: 2 },
     warmup: true,
     loadRepeats: 3,
+    stepRepeats: 2,
   },
   quick: {
     committed: join("test", "optimizer", "fixtures", "random-llama"),
@@ -53,6 +54,7 @@ export const PROFILES = {
     iterations: { forward: 1, generate: 1, gradient: 1 },
     warmup: true,
     loadRepeats: 1,
+    stepRepeats: 1,
   },
   ...Object.fromEntries(
     ["gpu-1b", "gpu-8b"].map((name) => [
@@ -71,6 +73,7 @@ export const PROFILES = {
         iterations: { forward: 10, generate: 3, gradient: 3 },
         warmup: true,
         loadRepeats: 2,
+        stepRepeats: 1,
       },
     ]),
   ),

@@ -55,7 +55,7 @@ describe("bench figures", () => {
     const results = {
       load: { ours: ours.load, reference: reference.load },
       micro: { ours: ours.micro, reference: reference.micro },
-      step: { ours: ours.step, reference: reference.step },
+      step: { ours: [ours.step], reference: [reference.step] },
     };
     const boundSeconds = 0.002; // e.g. 2.5 GB of weights at 1250 GB/s
     const figures = profileFigures(gpuProfile, results, boundSeconds);
