@@ -12,7 +12,7 @@
 //      every train example: a process per side and measurement, the sides taking turns; warmup, then iterations
 //      (median);
 //   4. step: one full GReaTer step per side in a fresh process, whose peak memory is the step's; stepRepeats
-//      times, the sides taking turns (median).
+//      times, the sides taking turns (the best time, the highest peak).
 import { createReadStream, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -152,7 +152,7 @@ async function main(options) {
     figures,
     note:
       `Load average (1 min) during the run: mean ${loadMean.toFixed(2)}, max ${loadMax.toFixed(2)} on ${cpus().length} CPUs; ` +
-      `other processes may have been running. Each side ran in its own processes, one after the other; times are medians.`,
+      `other processes may have been running. Each side ran in its own processes, the sides taking turns; times are medians, the step's the best of its runs.`,
     kind: options.kind,
     loadAverage: { mean: loadMean, max: loadMax, samples: loadSamples.length },
     targets: targets(figures, options.kind),

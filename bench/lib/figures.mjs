@@ -1,6 +1,6 @@
 // From the children's raw results to figures: { name, ours, reference, unit, ratio }, with ratio > 1 meaning ours
 // is better (faster, more tokens/s, less memory, closer to the bandwidth bound). Every timed figure is the median
-// of its samples, the same statistic on both sides.
+// of its samples (the step: the best of its repeats), the same statistic on both sides.
 
 /** How a unit compares: which side's number goes on top of the ratio. */
 const BETTER_WHEN = { ms: "lower", MiB: "lower", "tokens/s": "higher", fraction: "higher" };
@@ -51,11 +51,13 @@ export function profileFigures(profile, results, decodeBound) {
     };
     out.push(figure("decode_bandwidth_fraction", "fraction", ...both(fraction), model));
   }
-  const stepMedian = (side, pick) => (results.step[side] ? median(results.step[side].map(pick)) : null);
-  out.push(figure("step", "ms", ...both((side) => stepMedian(side, (r) => r.step.ms)), model));
-  out.push(figure("step_peak_memory", "MiB", ...both((side) => stepMedian(side, (r) => r.peakRssMiB)), model));
+  // A step is long and repeated only a few times: its time is the best of them (other processes only ever add
+  // time, to either side), its peak memory the highest.
+  const steps = (side, pick, reduce) => (results.step[side] ? reduce(...results.step[side].map(pick)) : null);
+  out.push(figure("step", "ms", ...both((side) => steps(side, (r) => r.step.ms, Math.min)), model));
+  out.push(figure("step_peak_memory", "MiB", ...both((side) => steps(side, (r) => r.peakRssMiB, Math.max)), model));
   if (profile.device.startsWith("cuda")) {
-    out.push(figure("step_peak_gpu_memory", "MiB", ...both((side) => stepMedian(side, (r) => r.gpuPeakMiB)), model));
+    out.push(figure("step_peak_gpu_memory", "MiB", ...both((side) => steps(side, (r) => r.gpuPeakMiB, Math.max)), model));
   }
   return out;
 }
