@@ -123,7 +123,7 @@ export function textTable(figures) {
 /** The same table in Markdown, with the run's circumstances above it (for README.md's Benchmarks section). */
 export function markdownTable(result) {
   const lines = [
-    `Machine \`${result.machine}\` (${result.device}), ${result.date}, ${result.threads} threads per side. ${result.note}`,
+    `Machine \`${result.machine}\`, ${result.device}, ${result.date}, ${result.threads} threads per side. ${result.note}`,
     "",
     `| ${HEADER.join(" | ")} |`,
     `| --- | ---: | ---: | --- | ---: |`,
