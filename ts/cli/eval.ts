@@ -1,6 +1,7 @@
 // `greater eval`: accuracy of a prompt (text) on a task split, with any model: the prompt is tokenized by
 // that model's tokenizer, so a prompt optimized on one model can be measured on another (transfer).
 import { writeFile } from "node:fs/promises";
+import { setThreads } from "../engine/info.js";
 import { loadModel } from "../engine/model.js";
 import { evaluateText } from "../tasks/index.js";
 import type { SplitName } from "../tasks/types.js";
@@ -28,7 +29,7 @@ export interface EvalFlags {
 
 export async function evalCommand(flags: EvalFlags, signal: AbortSignal): Promise<number> {
   if (!["train", "dev", "test"].includes(flags.split)) throw new Error(`--split: unknown split "${flags.split}" (train, dev or test)`);
-  if (flags.threads) (await import("../engine/info.js")).setThreads(flags.threads);
+  if (flags.threads) setThreads(flags.threads);
   const task = loadTaskFrom({ spec: flags.task, data: flags.data, splitSeed: flags.splitSeed, sizes: splitSizes(flags) });
   await using model = await loadModel(flags.model, { device: flags.device, dtype: flags.dtype as never });
   const tokenizer = await loadTokenizer(flags.model);

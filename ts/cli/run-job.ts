@@ -2,10 +2,11 @@
 // GReaTer while recording everything in a run folder, then measure the initial and best prompts on held-out
 // splits. A run killed at any moment loses at most the step in flight; resuming replays nothing.
 import { resolve } from "node:path";
+import { setThreads } from "../engine/info.js";
 import { loadModel } from "../engine/model.js";
 import type { LanguageModel } from "../engine/types.js";
 import { GreaterOptimizer, OptimizationAbortedError } from "../optimizer/greater.js";
-import type { GreaterConfig } from "../optimizer/config.js";
+import { resolveConfig, type GreaterConfig } from "../optimizer/config.js";
 import type { GreaterEvent, PromptText } from "../optimizer/events.js";
 import type { OptimizerState } from "../optimizer/state.js";
 import { RunRecorder } from "../runs/index.js";
@@ -101,7 +102,6 @@ export async function startRun(
   options: JobOptions & { overwrite?: boolean; threads?: number },
 ): Promise<RunResult> {
   const loadedTask = loadTaskFrom(task);
-  const { resolveConfig } = await import("../optimizer/config.js");
   const config: RunConfig = {
     format: "greater-run",
     version: 1,
@@ -134,7 +134,7 @@ async function runJob(recorder: RunRecorder<RunConfig, RunState, unknown, RunRes
   const note = (event: { type: string; [k: string]: unknown }, line: string) => display.note(event, line);
   let model: LanguageModel | undefined;
   try {
-    if (config.threads) (await import("../engine/info.js")).setThreads(config.threads);
+    if (config.threads) setThreads(config.threads);
     note({ type: "loading", model: config.model.path }, `loading ${config.model.path} on ${config.model.device}`);
     model = await loadModel(config.model.path, { device: config.model.device, dtype: config.model.dtype as never });
     const tokenizer = await loadTokenizer(config.model.path);

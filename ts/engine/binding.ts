@@ -31,15 +31,24 @@ const require = createRequire(import.meta.url);
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** The raw N-API surface. Typed wrappers live in the files that use them. */
+/** What the addon itself reports; engineInfo() (ts/engine/info.ts) adds what the loader knows. */
+export interface NativeEngineInfo {
+  /** libtorch version the addon was compiled against, e.g. "2.13.0". */
+  libtorchVersion: string;
+  /** "cpu" or "cuda": which variant of the addon is loaded. */
+  variant: "cpu" | "cuda";
+  /** The addon was built against a CUDA libtorch. */
+  cudaCompiled: boolean;
+  /** A CUDA device can be used now. */
+  cudaAvailable: boolean;
+  /** Usable devices: "cpu", then "cuda:0", "cuda:1", ... */
+  devices: string[];
+  /** Intra-op CPU threads libtorch uses. */
+  threads: number;
+}
+
 export interface NativeBinding {
-  engineInfo(): {
-    libtorchVersion: string;
-    variant: "cpu" | "cuda";
-    cudaCompiled: boolean;
-    cudaAvailable: boolean;
-    devices: string[];
-    threads: number;
-  };
+  engineInfo(): NativeEngineInfo;
   setThreads(threads: number): void;
   matmulChecksum(size: number, seed?: number): Promise<number>;
   [name: string]: unknown;

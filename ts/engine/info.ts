@@ -1,19 +1,7 @@
 // Engine-wide information and the first asynchronous call through the whole pipe.
-import { binaryChoice, loadBindingWithPath } from "./binding.js";
+import { binaryChoice, loadBindingWithPath, type NativeEngineInfo } from "./binding.js";
 
-export interface EngineInfo {
-  /** libtorch version the addon was compiled against, e.g. "2.13.0". */
-  libtorchVersion: string;
-  /** "cpu" or "cuda": which variant of the addon is loaded. */
-  variant: "cpu" | "cuda";
-  /** The addon was built against a CUDA libtorch. */
-  cudaCompiled: boolean;
-  /** A CUDA device can be used now. */
-  cudaAvailable: boolean;
-  /** Usable devices: "cpu", then "cuda:0", "cuda:1", ... */
-  devices: string[];
-  /** Intra-op CPU threads libtorch uses. */
-  threads: number;
+export interface EngineInfo extends NativeEngineInfo {
   /** The .node file that was loaded. */
   binaryPath: string;
   /** Which binary that is: "platform package @greater/linux-x64-cpu-torch2.13", "local source build (build/Release)", ... */

@@ -119,6 +119,20 @@ function wholeFilePlan(file: DataFile, rows: RawRow[], readIssues: TaskIssue[], 
   return { file, rows, readIssues, shuffle: size !== undefined, parts: [{ split, size: size ?? "rest" }] };
 }
 
+// A train file dealt out, shuffled, to train and dev (GSM8K's train.jsonl; a custom task without a dev file).
+function trainDevPlan(read: { file: DataFile; rows: RawRow[]; issues: TaskIssue[] }, trainSize: number, devSize: number): FilePlan {
+  return {
+    file: read.file,
+    rows: read.rows,
+    readIssues: read.issues,
+    shuffle: true,
+    parts: [
+      { split: "train", size: trainSize },
+      { split: "dev", size: devSize },
+    ],
+  };
+}
+
 /** Files of GSM8K: `train.jsonl` (train and dev are drawn from it) and `test.jsonl`. */
 export interface Gsm8kFiles {
   train: string;
@@ -177,16 +191,7 @@ export function loadGsm8kTask(files: Gsm8kFiles, options: SplitOptions = {}): Ta
   return assembleTask({
     name: "gsm8k",
     plans: [
-      {
-        file: train.file,
-        rows: train.rows,
-        readIssues: train.issues,
-        shuffle: true,
-        parts: [
-          { split: "train", size: trainSize },
-          { split: "dev", size: devSize },
-        ],
-      },
+      trainDevPlan(train, trainSize, devSize),
       wholeFilePlan(test.file, test.rows, test.issues, "test", options.sizes?.test),
     ],
     formatChoice: { origin: "preset", presetName: "gsm8k" },
@@ -312,16 +317,7 @@ export function loadCustomTask(options: CustomTaskOptions): Task {
   if (files.dev === undefined) {
     const trainSize = options.sizes?.train ?? 50;
     const devSize = options.sizes?.dev ?? 100;
-    const trainPlan: FilePlan = {
-      file: train.file,
-      rows: train.rows,
-      readIssues: train.issues,
-      shuffle: true,
-      parts: [
-        { split: "train", size: trainSize },
-        { split: "dev", size: devSize },
-      ],
-    };
+    const trainPlan = trainDevPlan(train, trainSize, devSize);
     return assembleTask({
       ...common,
       plans: [trainPlan, testPlan],
