@@ -11,6 +11,7 @@
 #include "engine/cancel.h"
 #include "engine/forward_ops.h"
 #include "engine/generate.h"
+#include "engine/generate_score.h"
 #include "engine/greater_ops.h"
 #include "engine/model.h"
 
@@ -25,9 +26,16 @@ namespace {
 // Type tags make sure a handle passed back from JS really is ours (and of the right kind).
 const napi_type_tag kModelTag = {0x6a1f0c3e5b7d4e21ULL, 0x9c2b8d17a4e35f60ULL};
 const napi_type_tag kCancelTag = {0x1d4c7b92e05a3f88ULL, 0x5e7a2c19b8d04f13ULL};
+const napi_type_tag kGenerationTag = {0x83e5a0d94c1b7f26ULL, 0x2f9d6b18e7c04a35ULL};
 
 struct ModelHandle {
   std::shared_ptr<Model> model;  // reset by dispose; running work holds its own reference
+};
+
+// A generation whose KV caches are kept for scoreContinuations; emptied by it or by releaseGeneration.
+struct GenerationHandle {
+  std::shared_ptr<RetainedGeneration> generation;
+  std::weak_ptr<Model> model;  // the model that made it
 };
 
 struct CancelHandle {
@@ -237,26 +245,100 @@ Napi::Value LogProbsJs(const Napi::CallbackInfo& info) {
       });
 }
 
-Napi::Value GenerateJs(const Napi::CallbackInfo& info) {
-  const std::string op = "generate";
-  auto model = modelArg(info);
-  auto r = requestArg(info, 1, op);
-  auto cancel = cancelArg(info, 2);
+Napi::Object generateResultValue(Napi::Env env, const GenerateResult& result) {
+  auto out = Napi::Object::New(env);
+  out.Set("tokens", raggedValue(env, result.tokens));
+  auto stopped = Napi::Uint8Array::New(env, result.stopped.size());
+  for (size_t i = 0; i < result.stopped.size(); ++i) stopped[i] = result.stopped[i] ? 1 : 0;
+  out.Set("stopped", stopped);
+  return out;
+}
+
+GenerateRequest generateRequestArg(const Napi::Object& r, const std::string& op) {
   GenerateRequest request;
   request.prompts = raggedArg(r, "prompts", op);
   request.maxNewTokens = static_cast<int64_t>(numberArg(r, "maxNewTokens", op));
   if (has(r, "stopTokenIds")) request.stopTokenIds = intVector(r, "stopTokenIds", op);
   if (has(r, "ignoreEos")) request.useModelEos = !r.Get("ignoreEos").ToBoolean().Value();
+  return request;
+}
+
+Napi::Value GenerateJs(const Napi::CallbackInfo& info) {
+  const std::string op = "generate";
+  auto model = modelArg(info);
+  auto r = requestArg(info, 1, op);
+  auto cancel = cancelArg(info, 2);
+  GenerateRequest request = generateRequestArg(r, op);
   return runAsync<GenerateResult>(
       info.Env(), releasingMemoryOnOom([model, request, cancel] { return generateGreedy(*model, request, cancel.get()); }),
-      [](Napi::Env env, GenerateResult& result) -> Napi::Value {
-        auto out = Napi::Object::New(env);
-        out.Set("tokens", raggedValue(env, result.tokens));
-        auto stopped = Napi::Uint8Array::New(env, result.stopped.size());
-        for (size_t i = 0; i < result.stopped.size(); ++i) stopped[i] = result.stopped[i] ? 1 : 0;
-        out.Set("stopped", stopped);
+      [](Napi::Env env, GenerateResult& result) -> Napi::Value { return generateResultValue(env, result); });
+}
+
+// generate that keeps every row's KV cache: {tokens, stopped, promptNll, generation} where `generation` is
+// the handle modelScoreContinuations takes.
+Napi::Value GenerateRetainingJs(const Napi::CallbackInfo& info) {
+  const std::string op = "generate";
+  auto model = modelArg(info);
+  auto r = requestArg(info, 1, op);
+  auto cancel = cancelArg(info, 2);
+  GenerateRequest request = generateRequestArg(r, op);
+  auto promptSpans = spansArg(r, "promptSpans", op);
+  std::weak_ptr<Model> owner = model;
+  return runAsync<std::shared_ptr<RetainedGeneration>>(
+      info.Env(),
+      releasingMemoryOnOom([model, request, promptSpans, cancel] {
+        return std::make_shared<RetainedGeneration>(generateRetaining(*model, request, promptSpans, cancel.get()));
+      }),
+      [owner](Napi::Env env, std::shared_ptr<RetainedGeneration>& generation) -> Napi::Value {
+        auto out = generateResultValue(env, generation->generated);
+        out.Set("promptNll", floatArray(env, generation->promptNll));
+        auto handle = Napi::External<GenerationHandle>::New(env, new GenerationHandle{generation, owner},
+                                                            [](Napi::Env, GenerationHandle* h) { delete h; });
+        handle.TypeTag(&kGenerationTag);
+        out.Set("generation", handle);
         return out;
       });
+}
+
+GenerationHandle* generationArg(const Napi::CallbackInfo& info, size_t index, const std::string& op) {
+  if (info.Length() <= index || !info[index].IsExternal() ||
+      !info[index].As<Napi::External<GenerationHandle>>().CheckTypeTag(&kGenerationTag))
+    throw Napi::TypeError::New(info.Env(), op + ": expected a generation handle");
+  return info[index].As<Napi::External<GenerationHandle>>().Data();
+}
+
+Napi::Value ScoreContinuationsJs(const Napi::CallbackInfo& info) {
+  const std::string op = "scoreContinuations";
+  auto model = modelArg(info);
+  auto* handle = generationArg(info, 1, op);
+  auto r = requestArg(info, 2, op);
+  auto cancel = cancelArg(info, 3);
+  if (!handle->generation) throw Napi::Error::New(info.Env(), op + ": this generation's caches were already used or released");
+  if (handle->model.lock() != model) throw Napi::Error::New(info.Env(), op + ": the generation was made with another model");
+  ContinuationRequest request;
+  request.continuations = raggedArg(r, "continuations", op);
+  request.answerSpans = spansArg(r, "answerSpans", op);
+  // Taken from the handle here, on the JS thread: the caches are used once, and freed when the work ends.
+  std::shared_ptr<RetainedGeneration> generation = std::move(handle->generation);
+  return runAsync<ContinuationScores>(
+      info.Env(),
+      releasingMemoryOnOom([model, generation, request, cancel] {
+        return scoreContinuations(*model, *generation, request, cancel.get());
+      }),
+      [](Napi::Env env, ContinuationScores& result) -> Napi::Value {
+        auto out = Napi::Object::New(env);
+        out.Set("answerLoss", floatArray(env, result.answerLoss));
+        auto exact = Napi::Uint8Array::New(env, result.exactMatch.size());
+        std::copy(result.exactMatch.begin(), result.exactMatch.end(), exact.Data());
+        out.Set("exactMatch", exact);
+        return out;
+      });
+}
+
+// Frees a generation's caches now (they would otherwise live until the handle is garbage-collected).
+Napi::Value ReleaseGenerationJs(const Napi::CallbackInfo& info) {
+  generationArg(info, 0, "releaseGeneration")->generation.reset();
+  return info.Env().Undefined();
 }
 
 Napi::Value TopCandidatesJs(const Napi::CallbackInfo& info) {
@@ -337,6 +419,9 @@ void registerModelBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("cancel", Napi::Function::New(env, CancelJs, "cancel"));
   exports.Set("modelLogProbs", Napi::Function::New(env, LogProbsJs, "modelLogProbs"));
   exports.Set("modelGenerate", Napi::Function::New(env, GenerateJs, "modelGenerate"));
+  exports.Set("modelGenerateRetaining", Napi::Function::New(env, GenerateRetainingJs, "modelGenerateRetaining"));
+  exports.Set("modelScoreContinuations", Napi::Function::New(env, ScoreContinuationsJs, "modelScoreContinuations"));
+  exports.Set("releaseGeneration", Napi::Function::New(env, ReleaseGenerationJs, "releaseGeneration"));
   exports.Set("modelTopCandidates", Napi::Function::New(env, TopCandidatesJs, "modelTopCandidates"));
   exports.Set("modelOneHotGradient", Napi::Function::New(env, OneHotGradientJs, "modelOneHotGradient"));
   exports.Set("modelScoreAnswers", Napi::Function::New(env, ScoreAnswersJs, "modelScoreAnswers"));

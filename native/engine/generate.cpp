@@ -6,7 +6,8 @@
 
 namespace greater {
 
-GenerateResult generateGreedy(const Model& model, const GenerateRequest& request, const CancelFlag* cancel) {
+GenerateResult generateGreedy(const Model& model, const GenerateRequest& request, const CancelFlag* cancel,
+                              GreedyTrace* trace) {
   const std::string op = "generate";
   const auto& prompts = request.prompts;
   checkRows(prompts, 1, op + ": prompts");
@@ -18,7 +19,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
   GenerateResult result;
   result.tokens.assign(batch, {});
   result.stopped.assign(batch, false);
-  if (request.maxNewTokens == 0) return result;
+  if (request.maxNewTokens == 0 && !trace) return result;
   throwIfCancelled(cancel, op);
 
   std::set<int64_t> stops(request.stopTokenIds.begin(), request.stopTokenIds.end());
@@ -29,7 +30,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
   const auto longOptions = torch::TensorOptions().dtype(torch::kInt64).device(device);
   const int64_t promptWidth = maxLength(prompts);
   // The last new token is never fed back, so the cache needs promptWidth + maxNewTokens - 1 slots.
-  const int64_t capacity = promptWidth + request.maxNewTokens - 1;
+  const int64_t capacity = promptWidth + std::max<int64_t>(request.maxNewTokens - 1, 0);
   const PaddedTokens padded = padRows(prompts, promptWidth, /*left=*/true, device);
   auto cache = model.makeCache(batch, capacity);
 
@@ -43,6 +44,13 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
   auto attention = model.attentionInputs(padded.positions, 0, cache->slotPositions().narrow(1, 0, promptWidth),
                                          cache->slotValid().narrow(1, 0, promptWidth));
   auto hidden = model.decode(model.embed(padded.ids), attention, cache.get(), 0);  // [batch, width, hidden]
+  if (trace) {
+    trace->padLeft = padded.padLeft;
+    trace->fedTokens.assign(batch, 0);
+    trace->promptWidth = promptWidth;
+    trace->pieces.clear();
+    if (trace->onPrefill) trace->onPrefill(hidden, padded.padLeft);
+  }
   auto next = model.logits(hidden.select(1, promptWidth - 1)).argmax(-1);         // [batch]
 
   std::vector<int64_t> rowOf(batch);  // cache row -> caller's row
@@ -61,12 +69,36 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
       result.tokens[row].push_back(chosenData[r]);
       if (static_cast<int64_t>(result.tokens[row].size()) < request.maxNewTokens) keep.push_back(r);
     }
-    if (keep.empty()) break;
+    const int64_t current = static_cast<int64_t>(rowOf.size());
+    const int64_t written = promptWidth + step;  // slots [0, written) hold every running row's tokens so far
+    // With a trace, rows leaving the batch keep their cache: the slots written so far, as one piece.
+    auto keepLeavingRows = [&](const std::vector<int64_t>& leaving) {
+      if (!trace || leaving.empty()) return;
+      GreedyTrace::Piece piece;
+      for (int64_t r : leaving) piece.rows.push_back(rowOf[r]);
+      piece.cache = cache->copyRows(torch::tensor(leaving, torch::kInt64).to(device), written);
+      trace->pieces.push_back(std::move(piece));
+    };
+    if (keep.empty()) {
+      std::vector<int64_t> all(current);
+      for (int64_t r = 0; r < current; ++r) all[r] = r;
+      keepLeavingRows(all);
+      break;
+    }
     throwIfCancelled(cancel, op);
+    if (trace)
+      for (int64_t r : keep) ++trace->fedTokens[rowOf[r]];  // fed back below, at slot `written`
 
     // Drop finished rows once a quarter of the batch is done: one cache copy buys cheaper steps after it.
-    const int64_t current = static_cast<int64_t>(rowOf.size());
     if (static_cast<int64_t>(keep.size()) * 4 <= current * 3) {
+      std::vector<int64_t> leaving;
+      for (int64_t r = 0, k = 0; r < current; ++r) {
+        if (k < static_cast<int64_t>(keep.size()) && keep[k] == r)
+          ++k;
+        else
+          leaving.push_back(r);
+      }
+      keepLeavingRows(leaving);
       auto keepTensor = torch::tensor(keep, torch::kInt64).to(device);
       cache->keepRows(keepTensor);
       next = next.index_select(0, keepTensor);
@@ -75,7 +107,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
       rowOf = std::move(kept);
     }
 
-    const int64_t slot = promptWidth + step;  // where the token chosen at this step is written
+    const int64_t slot = written;  // where the token chosen at this step is written
     auto queryPositions = cache->slotPositions().narrow(1, slot, 1);  // [rows, 1]
     attention = model.attentionInputs(queryPositions, slot, cache->slotPositions().narrow(1, 0, slot + 1),
                                       cache->slotValid().narrow(1, 0, slot + 1));

@@ -37,4 +37,34 @@ void KVCache::keepRows(const torch::Tensor& rows) {
   batch_ = rows.size(0);
 }
 
+
+
+std::unique_ptr<KVCache> KVCache::copyRows(const torch::Tensor& rows, int64_t length) const {
+  TORCH_CHECK(length >= 0 && length <= capacity_, "KVCache::copyRows: length ", length, " exceeds the capacity ", capacity_);
+  // Built empty and filled: narrowing first makes index_select copy only the slots kept.
+  std::unique_ptr<KVCache> out(new KVCache(rows.size(0), length));
+  for (size_t layer = 0; layer < keys_.size(); ++layer) {
+    out->keys_.push_back(keys_[layer].narrow(2, 0, length).index_select(0, rows));
+    out->values_.push_back(values_[layer].narrow(2, 0, length).index_select(0, rows));
+  }
+  out->slotPositions_ = slotPositions_.narrow(1, 0, length).index_select(0, rows);
+  out->slotValid_ = slotValid_.narrow(1, 0, length).index_select(0, rows);
+  return out;
+}
+
+void KVCache::placeRows(const KVCache& source, const torch::Tensor& rows) {
+  const int64_t length = source.capacity_;
+  TORCH_CHECK(length <= capacity_, "KVCache::placeRows: the source's ", length, " slots exceed the capacity ", capacity_);
+  TORCH_CHECK(rows.size(0) == source.batch_, "KVCache::placeRows: ", rows.size(0), " row indices for ", source.batch_, " rows");
+  TORCH_CHECK(source.keys_.size() == keys_.size(), "KVCache::placeRows: the source has another number of layers");
+  for (size_t layer = 0; layer < keys_.size(); ++layer) {
+    keys_[layer].narrow(2, 0, length).index_copy_(0, rows, source.keys_[layer]);
+    values_[layer].narrow(2, 0, length).index_copy_(0, rows, source.values_[layer]);
+  }
+  slotPositions_.narrow(1, 0, length).index_copy_(0, rows, source.slotPositions_);
+  slotValid_.narrow(1, 0, length).index_copy_(0, rows, source.slotValid_);
+}
+
+KVCache::KVCache(int64_t batch, int64_t capacity) : batch_(batch), capacity_(capacity) {}
+
 }  // namespace greater

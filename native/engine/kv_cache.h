@@ -5,6 +5,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <memory>
 #include <vector>
 
 namespace greater {
@@ -31,7 +32,15 @@ class KVCache {
   // finished sequences from a generation so that they stop costing compute. One copy of the cache.
   void keepRows(const torch::Tensor& rows);
 
+  // A new cache holding only the batch rows in `rows` (int64 indices, in that order) and only slots
+  // [0, length): what a finished row needs kept, without the slots it never wrote.
+  std::unique_ptr<KVCache> copyRows(const torch::Tensor& rows, int64_t length) const;
+  // Writes every row of `source` into batch rows `rows` of this cache (int64 indices, one per source row),
+  // slots [0, source.capacity()); keys, values, positions and validity alike. The inverse of copyRows.
+  void placeRows(const KVCache& source, const torch::Tensor& rows);
+
  private:
+  KVCache(int64_t batch, int64_t capacity);  // no tensors yet: copyRows fills them
   int64_t batch_;
   int64_t capacity_;
   std::vector<torch::Tensor> keys_;

@@ -4,11 +4,15 @@ import { resolve as resolvePath } from "node:path";
 import { loadBinding } from "./binding.js";
 import {
   EngineError,
+  type ContinuationArgs,
+  type ContinuationScores,
+  type GenerateForScoringOptions,
   type GenerateOptions,
   type GenerateResult,
   type LanguageModel,
   type LoadOptions,
   type ModelInfo,
+  type RetainedGeneration,
   type OneHotGradientArgs,
   type OneHotGradientResult,
   type ScoreAnswersArgs,
@@ -59,6 +63,7 @@ interface Ragged {
 
 type ModelHandle = { readonly __brand: "ModelHandle" };
 type CancelToken = { readonly __brand: "CancelToken" };
+type GenerationHandle = { readonly __brand: "GenerationHandle" };
 
 /** The native functions this file uses (registered by native/addon/model_binding.cpp). */
 interface ModelBinding {
@@ -77,6 +82,18 @@ interface ModelBinding {
     request: { prompts: Ragged; maxNewTokens: number; stopTokenIds: Int32Array; ignoreEos: boolean },
     cancel?: CancelToken,
   ): Promise<{ tokens: Ragged; stopped: Uint8Array }>;
+  modelGenerateRetaining(
+    handle: ModelHandle,
+    request: { prompts: Ragged; maxNewTokens: number; stopTokenIds: Int32Array; ignoreEos: boolean; promptSpans: Int32Array },
+    cancel?: CancelToken,
+  ): Promise<{ tokens: Ragged; stopped: Uint8Array; promptNll: Float32Array; generation: GenerationHandle }>;
+  modelScoreContinuations(
+    handle: ModelHandle,
+    generation: GenerationHandle,
+    request: { continuations: Ragged; answerSpans: Int32Array },
+    cancel?: CancelToken,
+  ): Promise<ContinuationScores>;
+  releaseGeneration(generation: GenerationHandle): void;
   modelTopCandidates(
     handle: ModelHandle,
     request: { sequences: Ragged; positions: Int32Array; k: number; disallowedMask?: Uint8Array; disallowedIds?: Int32Array; exclude?: Ragged },
@@ -168,18 +185,39 @@ export class Model implements LanguageModel, AsyncDisposable {
    */
   async generate(prompts: number[][], options: GenerateOptions): Promise<GenerateResult> {
     const op = "generate";
-    if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0)
-      throw new EngineError(`${op}: maxNewTokens must be a non-negative integer, got ${options.maxNewTokens}`);
-    const request = {
-      prompts: toRagged(prompts, `${op}: prompts`),
-      maxNewTokens: options.maxNewTokens,
-      stopTokenIds: toInt32(options.stopTokenIds ?? [], `${op}: stopTokenIds`),
-      ignoreEos: options.ignoreEos === true,
-    };
+    const request = generateRequest(op, prompts, options);
     return this.enqueue(op, options.signal, async (token) => {
       const out = await this.binding.modelGenerate(this.handle, request, token);
       return { tokens: fromRagged(out.tokens), stopped: Array.from(out.stopped, (s) => s === 1) };
     });
+  }
+
+  /**
+   * generate (the same tokens) that keeps every row's KV cache, plus the mean NLL of promptSpans[b] inside
+   * prompts[b] from the prefill. The result's scoreContinuations runs what follows each row's generated
+   * tokens through those caches: per row, the answer loss and exact match equal scoreAnswers over
+   * prompts[b] ⊕ tokens[b] ⊕ continuations[b]. The caches live until scoreContinuations or release().
+   */
+  async generateForScoring(prompts: number[][], options: GenerateForScoringOptions): Promise<RetainedGeneration> {
+    const op = "generate";
+    const request = { ...generateRequest(op, prompts, options), promptSpans: spansToInt32(options.promptSpans, `${op}: promptSpans`) };
+    const out = await this.enqueue(op, options.signal, (token) => this.binding.modelGenerateRetaining(this.handle, request, token));
+    const { binding, handle } = this;
+    const generation = out.generation;
+    return {
+      tokens: fromRagged(out.tokens),
+      stopped: Array.from(out.stopped, (s) => s === 1),
+      promptNll: out.promptNll,
+      scoreContinuations: (args: ContinuationArgs) => {
+        const scoreOp = "scoreContinuations";
+        const scoreRequest = {
+          continuations: toRagged(args.continuations, `${scoreOp}: continuations`),
+          answerSpans: spansToInt32(args.answerSpans, `${scoreOp}: answerSpans`),
+        };
+        return this.enqueue(scoreOp, args.signal, (token) => binding.modelScoreContinuations(handle, generation, scoreRequest, token));
+      },
+      release: () => binding.releaseGeneration(generation),
+    };
   }
 
   /**
@@ -289,6 +327,17 @@ export class Model implements LanguageModel, AsyncDisposable {
         .finally(() => signal?.removeEventListener("abort", onAbort));
     });
   }
+}
+
+function generateRequest(op: string, prompts: number[][], options: GenerateOptions) {
+  if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0)
+    throw new EngineError(`${op}: maxNewTokens must be a non-negative integer, got ${options.maxNewTokens}`);
+  return {
+    prompts: toRagged(prompts, `${op}: prompts`),
+    maxNewTokens: options.maxNewTokens,
+    stopTokenIds: toInt32(options.stopTokenIds ?? [], `${op}: stopTokenIds`),
+    ignoreEos: options.ignoreEos === true,
+  };
 }
 
 function abortError(op: string, signal: AbortSignal): EngineError {

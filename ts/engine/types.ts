@@ -54,6 +54,40 @@ export interface GenerateResult {
   stopped: boolean[];
 }
 
+export interface GenerateForScoringOptions extends GenerateOptions {
+  /** Per row: a range of prompts[b] whose tokens' mean NLL comes back (read from the prefill; may be empty). */
+  promptSpans: Span[];
+}
+
+export interface ContinuationArgs {
+  /** Per row: the tokens right after its generated tokens (e.g. " " ⊕ extractor ⊕ answer). */
+  continuations: number[][];
+  /** Per row: the answer's tokens, a non-empty range of continuations[b]. */
+  answerSpans: Span[];
+  signal?: AbortSignal;
+}
+
+export interface ContinuationScores {
+  /** Per row: mean cross-entropy of the answer tokens (no temperature). */
+  answerLoss: Float32Array;
+  /** Per row: 1 when the arg-max at every answer position equals the gold token. */
+  exactMatch: Uint8Array;
+}
+
+/**
+ * A generation whose KV caches the engine keeps, so that what follows each row's generated tokens can be
+ * scored without running the prompt and the generated tokens again. Per row, the scores equal scoreAnswers
+ * over prompts[b] ⊕ tokens[b] ⊕ continuations[b] with the same spans.
+ */
+export interface RetainedGeneration extends GenerateResult {
+  /** Per row: mean negative log-likelihood of the tokens in promptSpans[b]; 0 for an empty span. */
+  promptNll: Float32Array;
+  /** Scores the continuations through the kept caches, then frees them: once per generation. */
+  scoreContinuations(args: ContinuationArgs): Promise<ContinuationScores>;
+  /** Frees the kept caches without scoring (does nothing once they are freed). */
+  release(): void;
+}
+
 export interface TopCandidatesOptions {
   /** Per row: the prompt position i; the proposal is the model's distribution for token i (logits at i-1). */
   positions: number[];
@@ -124,6 +158,8 @@ export interface LanguageModel {
   topCandidates(sequences: number[][], options: TopCandidatesOptions): Promise<number[][]>;
   oneHotGradient(args: OneHotGradientArgs): Promise<OneHotGradientResult>;
   scoreAnswers(args: ScoreAnswersArgs): Promise<ScoreAnswersResult>;
+  /** generate that keeps the rows' KV caches for scoring what follows them; optional (callers fall back to generate + scoreAnswers). */
+  generateForScoring?(prompts: number[][], options: GenerateForScoringOptions): Promise<RetainedGeneration>;
   dispose(): void;
 }
 
