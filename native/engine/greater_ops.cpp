@@ -1,6 +1,12 @@
 #include "engine/greater_ops.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
+#include <cstdlib>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 
@@ -67,6 +73,45 @@ torch::Tensor tokenNll(const torch::Tensor& logits, const torch::Tensor& targets
   return -torch::log_softmax(scaled, -1).gather(1, targets.unsqueeze(1)).squeeze(1);  // [N]
 }
 
+// Full-vocabulary logits are the big tensors here: 128k-token vocabularies make one float32 row 0.5 MB, so
+// a step's few thousand answer and prompt positions would need gigabytes per copy (and log-softmax and its
+// backward make several copies). They are therefore computed for a bounded number of positions at a time.
+constexpr int64_t kDefaultLogitChunkBytes = 64ll << 20;
+
+// Rows of float32 logits per chunk: kDefaultLogitChunkBytes, or GREATER_LOGIT_CHUNK_BYTES when set (tests
+// force tiny chunks with it so that several chunks run on a tiny model). At least one row.
+int64_t logitRowsPerChunk(int64_t vocab) {
+  int64_t bytes = kDefaultLogitChunkBytes;
+  if (const char* text = std::getenv("GREATER_LOGIT_CHUNK_BYTES")) {
+    char* end = nullptr;
+    const long long parsed = std::strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || parsed <= 0)
+      throw std::invalid_argument("GREATER_LOGIT_CHUNK_BYTES=\"" + std::string(text) + "\" is not a positive number of bytes");
+    bytes = parsed;
+  }
+  return std::max<int64_t>(1, bytes / (vocab * static_cast<int64_t>(sizeof(float))));
+}
+
+// Calls fn(start, count) for consecutive ranges of at most rowsPerChunk rows covering [begin, end).
+void forEachChunk(int64_t begin, int64_t end, int64_t rowsPerChunk, const std::function<void(int64_t, int64_t)>& fn) {
+  for (int64_t start = begin; start < end; start += rowsPerChunk) fn(start, std::min(rowsPerChunk, end - start));
+}
+
+// glibc keeps freed blocks below its mmap threshold (which grows to 32 MiB as large blocks are freed) in its
+// arenas, so the hundreds of MiB of activations and logit chunks a call frees would stay resident and add
+// to the next call's peak. Declared first in an operation, this returns them to the system once all its
+// tensors are gone.
+struct ReleaseFreedMemoryOnExit {
+  ReleaseFreedMemoryOnExit() = default;
+  ReleaseFreedMemoryOnExit(const ReleaseFreedMemoryOnExit&) = delete;
+  ReleaseFreedMemoryOnExit& operator=(const ReleaseFreedMemoryOnExit&) = delete;
+  ~ReleaseFreedMemoryOnExit() {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+  }
+};
+
 // Everything needed to run a batch of full sequences and read the answer and prompt predictions.
 struct SequenceBatch {
   PaddedTokens padded;
@@ -102,6 +147,7 @@ SequenceBatch prepareSequences(const Model& model, const TokenRows& sequences, c
 }  // namespace
 
 TokenRows topCandidates(const Model& model, const CandidateRequest& request, const CancelFlag* cancel) {
+  ReleaseFreedMemoryOnExit releaseOnExit;  // first declared: runs after every tensor below is freed
   const std::string op = "topCandidates";
   const auto& sequences = request.sequences;
   const int64_t vocab = model.config().vocabSize;
@@ -169,6 +215,7 @@ TokenRows topCandidates(const Model& model, const CandidateRequest& request, con
 }
 
 GradientResult oneHotGradient(const Model& model, const GradientRequest& request, const CancelFlag* cancel) {
+  ReleaseFreedMemoryOnExit releaseOnExit;  // first declared: runs after every tensor below is freed
   const std::string op = "oneHotGradient";
   const auto& sequences = request.sequences;
   checkRows(sequences, 1, op + ": sequences");
@@ -216,33 +263,73 @@ GradientResult oneHotGradient(const Model& model, const GradientRequest& request
   auto attention = model.attentionInputs(prepared.padded.positions, 0, prepared.padded.positions, prepared.padded.valid);
   auto hidden = model.decode(embeddings, attention, nullptr, 0).reshape({batch * width, hiddenSize});  // [batch*width, hidden]
 
-  // lm_head only where a loss term reads: answer and prompt predictions, one matmul for both.
+  // lm_head only where a loss term reads: the answer predictions, then the prompt predictions.
   const int64_t answerCount = static_cast<int64_t>(prepared.answer.flatIndex.size());
-  std::vector<int64_t> readAt = prepared.answer.flatIndex;
+  const int64_t promptCount = static_cast<int64_t>(prepared.prompt.flatIndex.size());
+  const int64_t readCount = answerCount + promptCount;
+  std::vector<int64_t> readAt = prepared.answer.flatIndex, targets = prepared.answer.targets;
   readAt.insert(readAt.end(), prepared.prompt.flatIndex.begin(), prepared.prompt.flatIndex.end());
-  auto logits = model.logits(hidden.index_select(0, longTensor(readAt, device))).to(torch::kFloat32);  // [N, vocab]
-  auto answerNll = tokenNll(logits.narrow(0, 0, answerCount), longTensor(prepared.answer.targets, device), request.temperature);
-  auto answerLoss = rowMean(answerNll, longTensor(prepared.answer.rows, device), batch);  // [batch]
-  torch::Tensor promptNll = torch::zeros({batch}, logits.options());
-  if (!prepared.prompt.flatIndex.empty()) {
-    auto nll = tokenNll(logits.narrow(0, answerCount, logits.size(0) - answerCount), longTensor(prepared.prompt.targets, device), 1.0);
-    promptNll = rowMean(nll, longTensor(prepared.prompt.rows, device), batch);
-  }
+  targets.insert(targets.end(), prepared.prompt.targets.begin(), prepared.prompt.targets.end());
+  auto selected = hidden.index_select(0, longTensor(readAt, device));  // [N, hidden], N = readCount
+  const auto targetIds = longTensor(targets, device);                   // [N]
+
+  // L_b = sum over b's answer tokens of nll / answerTokens_b + controlWeight * sum over its prompt tokens of
+  // nll / promptTokens_b, so each read position's nll enters the summed loss with a weight of its own.
+  std::vector<int64_t> answerTokens(batch, 0), promptTokens(batch, 0);
+  for (int64_t b : prepared.answer.rows) ++answerTokens[b];
+  for (int64_t b : prepared.prompt.rows) ++promptTokens[b];
+  std::vector<float> weights;
+  weights.reserve(readCount);
+  for (int64_t b : prepared.answer.rows) weights.push_back(static_cast<float>(1.0 / answerTokens[b]));
+  for (int64_t b : prepared.prompt.rows) weights.push_back(static_cast<float>(request.controlWeight / promptTokens[b]));
+  const auto tokenWeights = torch::tensor(weights, torch::kFloat32).to(device);  // [N]
+
+  // The loss through lm_head, a chunk of positions at a time: each chunk's hidden rows are a leaf of their
+  // own, so a chunk's logits and their backward are freed before the next chunk starts. Every position lies
+  // in exactly one chunk, so the chunks' gradients fill d(sum of losses) / d(selected) row by row.
+  const auto detachedSelected = selected.detach();
+  auto selectedGradient = torch::zeros_like(detachedSelected);                          // [N, hidden]
+  auto nll = torch::empty({readCount}, torch::TensorOptions().dtype(torch::kFloat32).device(device));  // [N]
+  const int64_t rowsPerChunk = logitRowsPerChunk(model.config().vocabSize);
+  auto lossChunk = [&](int64_t start, int64_t count, double divisor, bool differentiate) {
+    throwIfCancelled(cancel, op);
+    torch::AutoGradMode chunkGrad(differentiate);
+    auto chunkHidden = detachedSelected.narrow(0, start, count).detach().requires_grad_(differentiate);  // [n, hidden]
+    auto chunkLogits = model.logits(chunkHidden).to(torch::kFloat32);                                  // [n, vocab]
+    auto chunkNll = tokenNll(chunkLogits, targetIds.narrow(0, start, count), divisor);                 // [n]
+    nll.narrow(0, start, count).copy_(chunkNll.detach());
+    if (!differentiate) return;  // its rows of selectedGradient stay 0
+    auto weighted = (chunkNll * tokenWeights.narrow(0, start, count)).sum();
+    selectedGradient.narrow(0, start, count).copy_(torch::autograd::grad({weighted}, {chunkHidden})[0]);
+  };
+  // Answer logits are divided by the temperature, prompt logits are not; with controlWeight 0 the prompt
+  // NLL is reported but has no gradient.
+  const bool promptHasGradient = request.controlWeight != 0.0;
+  forEachChunk(0, answerCount, rowsPerChunk,
+               [&](int64_t start, int64_t count) { lossChunk(start, count, request.temperature, true); });
+  forEachChunk(answerCount, readCount, rowsPerChunk,
+               [&](int64_t start, int64_t count) { lossChunk(start, count, 1.0, promptHasGradient); });
+
+  auto answerLoss = rowMean(nll.narrow(0, 0, answerCount), longTensor(prepared.answer.rows, device), batch);  // [batch]
+  torch::Tensor promptNll = torch::zeros({batch}, nll.options());
+  if (promptCount > 0) promptNll = rowMean(nll.narrow(0, answerCount, promptCount), longTensor(prepared.prompt.rows, device), batch);
   auto losses = answerLoss + request.controlWeight * promptNll;  // [batch]
 
+  // One backward through the decoder, from the selected hidden rows to the one-hots.
   throwIfCancelled(cancel, op);
-  auto gradient = torch::autograd::grad({losses.sum()}, {onehot})[0];  // [batch, C]
+  auto gradient = torch::autograd::grad({selected}, {onehot}, {selectedGradient})[0];  // [batch, C]
 
   GradientResult result;
   result.candidateCount = C;
   result.gradients = toFloatVector(gradient);
-  result.losses = toFloatVector(losses.detach());
-  result.answerLosses = toFloatVector(answerLoss.detach());
-  result.promptNll = toFloatVector(promptNll.detach());
+  result.losses = toFloatVector(losses);
+  result.answerLosses = toFloatVector(answerLoss);
+  result.promptNll = toFloatVector(promptNll);
   return result;
 }
 
 ScoreResult scoreAnswers(const Model& model, const ScoreRequest& request, const CancelFlag* cancel) {
+  ReleaseFreedMemoryOnExit releaseOnExit;  // first declared: runs after every tensor below is freed
   const std::string op = "scoreAnswers";
   const SequenceBatch prepared = prepareSequences(model, request.sequences, request.answerSpans, request.promptSpans, nullptr, op);
   throwIfCancelled(cancel, op);
@@ -255,20 +342,33 @@ ScoreResult scoreAnswers(const Model& model, const ScoreRequest& request, const 
   auto hidden = model.decode(model.embed(prepared.padded.ids), attention, nullptr, 0).reshape({batch * width, -1});
 
   const int64_t answerCount = static_cast<int64_t>(prepared.answer.flatIndex.size());
-  std::vector<int64_t> readAt = prepared.answer.flatIndex;
+  const int64_t promptCount = static_cast<int64_t>(prepared.prompt.flatIndex.size());
+  const int64_t readCount = answerCount + promptCount;
+  std::vector<int64_t> readAt = prepared.answer.flatIndex, targets = prepared.answer.targets;
   readAt.insert(readAt.end(), prepared.prompt.flatIndex.begin(), prepared.prompt.flatIndex.end());
-  auto logits = model.logits(hidden.index_select(0, longTensor(readAt, device))).to(torch::kFloat32);  // [N, vocab]
-  auto answerLogits = logits.narrow(0, 0, answerCount);
-  auto answerTargets = longTensor(prepared.answer.targets, device);
+  targets.insert(targets.end(), prepared.prompt.targets.begin(), prepared.prompt.targets.end());
+  auto selected = hidden.index_select(0, longTensor(readAt, device));  // [N, hidden]: answers, then prompts
+  const auto targetIds = longTensor(targets, device);                   // [N]
+
+  // lm_head a chunk of positions at a time (see logitRowsPerChunk); nothing here is differentiated.
+  auto nll = torch::empty({readCount}, torch::TensorOptions().dtype(torch::kFloat32).device(device));  // [N]
+  auto misses = torch::empty({answerCount}, nll.options());  // [answers] 1 where the arg-max is not the gold token
+  forEachChunk(0, readCount, logitRowsPerChunk(model.config().vocabSize), [&](int64_t start, int64_t count) {
+    throwIfCancelled(cancel, op);
+    auto chunkLogits = model.logits(selected.narrow(0, start, count)).to(torch::kFloat32);  // [n, vocab]
+    auto chunkTargets = targetIds.narrow(0, start, count);
+    nll.narrow(0, start, count).copy_(tokenNll(chunkLogits, chunkTargets, 1.0));
+    const int64_t answersHere = std::max<int64_t>(0, std::min(count, answerCount - start));
+    if (answersHere > 0)
+      misses.narrow(0, start, answersHere)
+          .copy_(chunkLogits.narrow(0, 0, answersHere).argmax(-1) != chunkTargets.narrow(0, 0, answersHere));
+  });
+
   auto answerRows = longTensor(prepared.answer.rows, device);
-  auto answerLoss = rowMean(tokenNll(answerLogits, answerTargets, 1.0), answerRows, batch);
-  auto misses = (answerLogits.argmax(-1) != answerTargets).to(torch::kFloat32);
+  auto answerLoss = rowMean(nll.narrow(0, 0, answerCount), answerRows, batch);  // [batch]
   auto missCount = torch::zeros({batch}, misses.options()).index_add(0, answerRows, misses);
-  torch::Tensor promptNll = torch::zeros({batch}, logits.options());
-  if (!prepared.prompt.flatIndex.empty()) {
-    auto nll = tokenNll(logits.narrow(0, answerCount, logits.size(0) - answerCount), longTensor(prepared.prompt.targets, device), 1.0);
-    promptNll = rowMean(nll, longTensor(prepared.prompt.rows, device), batch);
-  }
+  torch::Tensor promptNll = torch::zeros({batch}, nll.options());
+  if (promptCount > 0) promptNll = rowMean(nll.narrow(0, answerCount, promptCount), longTensor(prepared.prompt.rows, device), batch);
 
   ScoreResult result;
   result.answerLoss = toFloatVector(answerLoss);
