@@ -247,7 +247,7 @@ torch::Tensor Model::attention(const DecoderLayer& layer, int64_t layerIndex, co
   } else {
     out = at::scaled_dot_product_attention(queries, keys, values, mask, 0.0, false, config_.attentionScale);
   }
-  out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});  // [B, T, H*D]
+  out = out.reshape({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});  // [B, T, H*D]
   return maybeLinear(out, layer.outputWeight, layer.outputBias);        // [B, T, hidden]
 }
 

@@ -69,12 +69,13 @@ def parameter_shapes(config):
 def random_tensor(name, shape, dtype, std, generator):
     if name.endswith("norm.weight"):  # RMSNorm weights start at 1 in transformers
         return torch.ones(shape, dtype=dtype)
-    return (torch.randn(shape, generator=generator, dtype=torch.float32) * std).to(dtype)
+    drawn = torch.randn(shape, generator=generator, dtype=torch.float32, device=generator.device) * std
+    return drawn.to(dtype).cpu()
 
 
-def write_weights(folder, config, dtype, seed, shard_bytes):
+def write_weights(folder, config, dtype, seed, shard_bytes, draw_device):
     """Draws the tensors in order and writes each shard as soon as it is full, so memory stays at one shard."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator(device=draw_device).manual_seed(seed)
     metadata = {"format": "pt"}
     written = []  # (temporary file, names)
     current, current_bytes, parameters, total = {}, 0, 0, 0
@@ -123,6 +124,9 @@ def main():
     ap.add_argument("--out", required=True, help="the model folder to write (must not exist)")
     ap.add_argument("--tokenizer", default=DEFAULT_TOKENIZER, help="folder with Llama-3 tokenizer.json and tokenizer_config.json")
     ap.add_argument("--seed", type=int, default=0)
+    # Drawing 8 billion numbers takes minutes on a CPU and seconds on a GPU; the values differ between the two
+    # (each device has its own generator), which a speed bench does not mind.
+    ap.add_argument("--draw-device", default="cpu", help="device whose random generator draws the weights (cpu, cuda)")
     ap.add_argument("--shard-gib", type=float, default=4.0, help="largest safetensors file before sharding")
     args = ap.parse_args()
 
@@ -134,13 +138,14 @@ def main():
     os.makedirs(partial)
     config = make_config(args.profile)
     copy_tokenizer(args.tokenizer, partial)
-    parameters = write_weights(partial, config, PROFILES[args.profile]["dtype"], args.seed, int(args.shard_gib * 2**30))
+    parameters = write_weights(partial, config, PROFILES[args.profile]["dtype"], args.seed, int(args.shard_gib * 2**30),
+                               args.draw_device)
     config.save_pretrained(partial)
     with open(os.path.join(partial, "generation_config.json"), "w") as f:
         json.dump({"bos_token_id": LLAMA3_SPECIAL["bos_token_id"], "eos_token_id": LLAMA3_SPECIAL["eos_token_id"],
                    "do_sample": False}, f, indent=1)
     with open(os.path.join(partial, "bench_model.json"), "w") as f:
-        json.dump({"profile": args.profile, "seed": args.seed, "parameters": parameters,
+        json.dump({"profile": args.profile, "seed": args.seed, "drawDevice": args.draw_device, "parameters": parameters,
                    "tool": "tools/bench/make_bench_model.py"}, f, indent=1)
     os.rename(partial, out)
     print(f"wrote {out}: {args.profile}, {parameters / 1e6:.1f}M parameters", file=sys.stderr)
