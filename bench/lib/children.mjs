@@ -38,6 +38,17 @@ function childEnvironment(threads) {
 
 let jobCounter = 0;
 
+// A bench stopped from outside (Ctrl-C, `timeout`) takes its running child with it: an orphaned side would hold
+// the GPU or the CPU, and the terminal's output pipe, long after the bench has gone.
+const running = new Set();
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.once(signal, () => {
+    for (const child of running) child.kill("SIGKILL");
+    console.error(`bench: stopped by ${signal}; no results written`);
+    process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 })[signal]);
+  });
+}
+
 /**
  * Runs `job` on `side` ("ours" | "reference") and returns the child's result, with the child's wall time and, on
  * CUDA, the most GPU memory nvidia-smi saw it hold.
@@ -56,6 +67,8 @@ export async function runSide(side, job, { root, workDir, verbose }) {
 
   const started = performance.now();
   const child = spawn(command, args, { cwd: root, env: childEnvironment(job.threads), stdio: ["ignore", "inherit", "pipe"] });
+  running.add(child);
+  child.on("close", () => running.delete(child));
   const sampler = job.device.startsWith("cuda") ? sampleGpuMemory(child.pid) : null;
   let stderr = "";
   child.stderr.on("data", (chunk) => {
