@@ -1,7 +1,8 @@
 // Step 4, selection by regenerated reasoning: the gradient is a first-order guess, so each of the top-ranked
 // candidates is tried for real. With p_i set to the candidate, the reasoning of every train example is
-// generated again, the extractor and gold answer are appended, and one forward pass gives, per example, a
-// mistake (1 when the arg-max at any answer position differs from the gold token) and the prompt's NLL.
+// generated again, the extractor and gold answer are appended, and a forward pass gives, per example, a
+// mistake (1 when the arg-max at any answer position differs from the gold token) and the prompt's NLL
+// (through the generation's own KV cache where the engine keeps it: reasoning-scores.ts).
 //   score = mean(mistake) + (λ / 10) · mean(prompt NLL)
 // The lowest score wins; ties go to the later candidate (the code compares with `<=`). A candidate that
 // ends a sentence at a position i ≥ 0.5 × the initial prompt length is taken at once (early exit), so the
@@ -10,6 +11,7 @@ import type { GreaterConfig } from "./config.js";
 import { layoutFull, type StepContext } from "./context.js";
 import { scoreAnswerRows } from "./engine-calls.js";
 import { generateReasoning, type ReasoningSet } from "./reasoning.js";
+import { generateAndScoreReasoning, scoresFromCache, type RowScore, type ScoredReasoningSet } from "./reasoning-scores.js";
 
 /** What the selection measured for one prompt (one candidate in place). */
 export interface PromptScore {
@@ -99,8 +101,23 @@ export function chooseCandidate<T extends { score: number; endsSentenceEarly: bo
 }
 
 /**
+ * The reasoning of every example under each prompt, with the scores read from the generation's caches where
+ * the engine can (generateForScoring); otherwise plain reasoning, every row left to scoreAnswers.
+ */
+async function regenerate(context: StepContext, prompts: number[][]): Promise<ScoredReasoningSet[]> {
+  if (scoresFromCache(context.model)) return generateAndScoreReasoning(context, prompts);
+  return (await generateReasoning(context, prompts)).map(unscored);
+}
+
+function unscored(set: ReasoningSet): ScoredReasoningSet {
+  return { ...set, scores: set.reasoning.map(() => null) };
+}
+
+/**
  * Step 4 against the model: regenerates the reasoning for every candidate prompt not yet scored (one
- * generate batch of candidates × examples), scores all of them in one scoreAnswers call, and chooses.
+ * generate batch of candidates × examples) and scores it, then chooses. With an engine that keeps the
+ * generation's KV caches, each answer is scored through its own row's cache right after the generation
+ * (reasoning-scores.ts); the rest (all rows on other engines) in one scoreAnswers call over the full layouts.
  * The current token's prompt is the prompt of the step's reasoning refresh, so its reasoning is reused
  * rather than generated again (greedy decoding would reproduce it).
  */
@@ -138,31 +155,34 @@ export async function selectByRegeneratedReasoning(
   const measured = [...toMeasure.entries()];
   const currentToken = current.prompt[position];
   const reusable = (prompt: number[]) => reasoningIsFresh && prompt[position] === currentToken;
-  const generated = await generateReasoning(
+  const sets = await regenerate(
     context,
     measured.map(([, prompt]) => prompt).filter((prompt) => !reusable(prompt)),
   );
-  const reasoningSets = measured.map(([, prompt]) =>
-    reusable(prompt) ? current : (generated.shift() as ReasoningSet),
-  );
+  const reasoningSets = measured.map(([, prompt]) => (reusable(prompt) ? unscored(current) : (sets.shift() as ScoredReasoningSet)));
 
+  // Rows without a score yet (the reused reasoning, rows scored without the cache): one forward over their full layouts.
   context.signal?.throwIfAborted();
-  const layouts = reasoningSets.flatMap((set) =>
-    context.examples.map((example, index) => layoutFull(context, example, set.prompt, set.reasoning[index])),
-  );
-  const rows = await scoreAnswerRows(context.model, context.splitter, {
-    sequences: layouts.map((layout) => layout.ids),
-    answerSpans: layouts.map((layout) => layout.spans.answer),
-    promptSpans: layouts.map((layout) => layout.spans.prompt),
-    signal: context.signal,
-  });
+  const unmeasured = reasoningSets.flatMap((set) => set.scores.flatMap((score, index) => (score === null ? [{ set, index }] : [])));
+  if (unmeasured.length > 0) {
+    const layouts = unmeasured.map(({ set, index }) => layoutFull(context, context.examples[index], set.prompt, set.reasoning[index]));
+    const rows = await scoreAnswerRows(context.model, context.splitter, {
+      sequences: layouts.map((layout) => layout.ids),
+      answerSpans: layouts.map((layout) => layout.spans.answer),
+      promptSpans: layouts.map((layout) => layout.spans.prompt),
+      signal: context.signal,
+    });
+    unmeasured.forEach(({ set, index }, row) => {
+      set.scores[index] = { exactMatch: rows.exactMatch[row], promptNll: rows.promptNll[row] };
+    });
+  }
   const perPrompt = context.examples.length;
   measured.forEach(([promptText], p) => {
     let mistakes = 0;
     let nll = 0;
-    for (let row = p * perPrompt; row < (p + 1) * perPrompt; row++) {
-      mistakes += 1 - rows.exactMatch[row];
-      nll += rows.promptNll[row];
+    for (const score of reasoningSets[p].scores as RowScore[]) {
+      mistakes += 1 - score.exactMatch;
+      nll += score.promptNll;
     }
     const mistakeRate = mistakes / perPrompt;
     const promptNll = nll / perPrompt;
