@@ -126,7 +126,22 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
   };
 
   const int64_t H = c.numHeads, KV = c.numKvHeads, D = c.headDim, hidden = c.hiddenSize, I = c.intermediateSize;
-  m->embedTokens_ = load("model.embed_tokens.weight", {c.vocabSize, hidden});
+  // The output projection W [vocab, hidden]. On the CPU it is stored as a contiguous [hidden, vocab] matrix
+  // and W is its transposed view: at::linear(x, W) multiplies by W^T, which is then contiguous, so MKL's
+  // sgemm takes its no-transpose path instead of re-packing the whole vocab x hidden weight on every call
+  // (on the 128k-vocabulary bench model: 57.6 -> 45 ms for 50 rows, 14.7 -> 7.8 ms for one). cuBLAS does not
+  // re-pack, so CUDA keeps the checkpoint's layout. copyInto fills the view directly, one block at a time.
+  auto loadOutputProjection = [&](const std::string& name) {
+    if (m->device_.is_cuda()) return load(name, {c.vocabSize, hidden});
+    auto projection = torch::empty({hidden, c.vocabSize}, options).t();  // [vocab, hidden], strides [1, vocab]
+    checkpoint->copyInto(name, projection);
+    count += projection.numel();
+    return projection;
+  };
+  // Tied: one matrix serves both; embedding lookups gather its (strided) rows, which costs little next to
+  // the matmul it speeds up. Untied: the embedding keeps the contiguous rows lookups like best.
+  m->embedTokens_ = c.tieWordEmbeddings ? loadOutputProjection("model.embed_tokens.weight")
+                                        : load("model.embed_tokens.weight", {c.vocabSize, hidden});
   if (c.scaleEmbeddings)
     m->embedScale_ = torch::tensor(static_cast<float>(std::sqrt(static_cast<double>(hidden))), options.dtype(torch::kFloat32)).to(m->dtype_);
   for (int64_t i = 0; i < c.numLayers; ++i) {
@@ -157,7 +172,7 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
     m->layers_.push_back(std::move(layer));
   }
   m->finalNorm_ = loadNorm("model.norm.weight");
-  m->lmHead_ = c.tieWordEmbeddings ? m->embedTokens_ : load("lm_head.weight", {c.vocabSize, hidden});
+  m->lmHead_ = c.tieWordEmbeddings ? m->embedTokens_ : loadOutputProjection("lm_head.weight");
   m->inverseFrequencies_ = inverseFrequencies(c).to(m->device_);
   m->parameterCount_ = count;
   return m;

@@ -62,7 +62,8 @@ class Model {
   std::string dtypeName() const;
   int64_t parameterCount() const { return parameterCount_; }
 
-  // The input embedding matrix E [vocab, hidden] (unscaled), in the compute dtype.
+  // The input embedding matrix E [vocab, hidden] (unscaled), in the compute dtype. With tied embeddings on
+  // the CPU it is a transposed view of a contiguous [hidden, vocab] matrix (see lmHead_): not contiguous.
   const torch::Tensor& embeddingMatrix() const { return embedTokens_; }
   // Raw embedding rows for ids [batch, T] -> [batch, T, hidden], before scaleEmbeddings().
   torch::Tensor embedUnscaled(const torch::Tensor& ids) const;
@@ -101,11 +102,13 @@ class Model {
   c10::ScalarType dtype_ = torch::kFloat32;
   int64_t parameterCount_ = 0;
 
-  torch::Tensor embedTokens_;   // [vocab, hidden]
+  torch::Tensor embedTokens_;   // [vocab, hidden]; the same tensor as lmHead_ when tied
   torch::Tensor embedScale_;    // 0-dim, compute dtype (Gemma2) or undefined
   std::vector<DecoderLayer> layers_;
   RmsNorm finalNorm_;
-  torch::Tensor lmHead_;        // [vocab, hidden]; the same tensor as embedTokens_ when tied
+  // [vocab, hidden]. On the CPU the transposed view of a contiguous [hidden, vocab] matrix, so that
+  // at::linear's x . lmHead_^T is a no-transpose sgemm; on CUDA contiguous [vocab, hidden].
+  torch::Tensor lmHead_;
   torch::Tensor inverseFrequencies_;  // [head_dim / 2] float32
 };
 
