@@ -23,7 +23,8 @@ import { gradientOverReasoning } from "./gradient.js";
 import { RowSplitter } from "./oom.js";
 import { Mulberry32 } from "./prng.js";
 import { rankByGradient, rankRandomly } from "./ranking.js";
-import { generateReasoning, prefixesOnly, type ReasoningSet } from "./reasoning.js";
+import { prefixesOnly, type ReasoningSet } from "./reasoning.js";
+import { refreshReasoning } from "./reasoning-scores.js";
 import { ScoreCache, selectByRegeneratedReasoning } from "./selection.js";
 import { cloneState, STATE_FORMAT, STATE_VERSION, type OptimizerState } from "./state.js";
 import { estimateRemaining, projectStepWork, type StepWork } from "./workload.js";
@@ -247,7 +248,7 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
 
     // 0. Reasoning refresh: the reasoning the gradient looks through is the model's own, under the prompt.
     const current: ReasoningSet = await phase("refresh", async () =>
-      config.reasoning ? (await generateReasoning(context, [prompt]))[0] : prefixesOnly(context, prompt),
+      config.reasoning ? refreshReasoning(context, prompt) : prefixesOnly(context, prompt),
     );
 
     // 1. Candidate proposal.

@@ -7,18 +7,9 @@
 import type { ContinuationArgs, LanguageModel, RetainedGeneration, Span } from "../engine/types.js";
 import type { ExampleLayout } from "../text/types.js";
 import { layoutFull, layoutPrefix, type StepContext } from "./context.js";
-import type { ReasoningSet } from "./reasoning.js";
-
-/** What selection reads for one example under one prompt. */
-export interface RowScore {
-  /** 1 when the arg-max at every answer position is the gold token. */
-  exactMatch: number;
-  /** Mean NLL of the prompt tokens. */
-  promptNll: number;
-}
+import { generateReasoning, type ReasoningSet, type RowScore } from "./reasoning.js";
 
 export interface ScoredReasoningSet extends ReasoningSet {
-  /** Per example: its score read from the generation's cache, or null where scoreAnswers must measure it. */
   scores: (RowScore | null)[];
 }
 
@@ -101,4 +92,14 @@ export async function generateAndScoreReasoning(context: StepContext, prompts: n
     reasoning: scored.reasoning.slice(p * perPrompt, (p + 1) * perPrompt),
     scores: scored.scores.slice(p * perPrompt, (p + 1) * perPrompt),
   }));
+}
+
+/**
+ * The step's reasoning refresh: the reasoning under the current prompt, with the selection's scores read from
+ * the generation's caches where the engine can (selection reuses this reasoning for the current token, so its
+ * answers need no forward of their own later).
+ */
+export async function refreshReasoning(context: StepContext, prompt: number[]): Promise<ReasoningSet> {
+  if (scoresFromCache(context.model)) return (await generateAndScoreReasoning(context, [prompt]))[0];
+  return (await generateReasoning(context, [prompt]))[0];
 }

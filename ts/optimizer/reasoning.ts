@@ -4,6 +4,14 @@ import type { ExampleLayout } from "../text/types.js";
 import { layoutPrefix, type StepContext } from "./context.js";
 import { generateRows } from "./engine-calls.js";
 
+/** What selection reads for one example under one prompt. */
+export interface RowScore {
+  /** 1 when the arg-max at every answer position is the gold token. */
+  exactMatch: number;
+  /** Mean NLL of the prompt tokens. */
+  promptNll: number;
+}
+
 /** Reasoning of every example under one prompt, with the generation prefixes it was generated from. */
 export interface ReasoningSet {
   prompt: number[];
@@ -11,6 +19,11 @@ export interface ReasoningSet {
   prefixes: ExampleLayout[];
   /** Per example: the generated reasoning, without its stop token. */
   reasoning: number[][];
+  /**
+   * Per example: its selection score, where it was read from the generation's KV cache right after generating
+   * (reasoning-scores.ts); null or absent where scoreAnswers must measure it.
+   */
+  scores?: (RowScore | null)[];
 }
 
 /**

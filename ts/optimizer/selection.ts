@@ -10,8 +10,8 @@
 import type { GreaterConfig } from "./config.js";
 import { layoutFull, type StepContext } from "./context.js";
 import { scoreAnswerRows } from "./engine-calls.js";
-import { generateReasoning, type ReasoningSet } from "./reasoning.js";
-import { generateAndScoreReasoning, scoresFromCache, type RowScore, type ScoredReasoningSet } from "./reasoning-scores.js";
+import { generateReasoning, type ReasoningSet, type RowScore } from "./reasoning.js";
+import { generateAndScoreReasoning, scoresFromCache, type ScoredReasoningSet } from "./reasoning-scores.js";
 
 /** What the selection measured for one prompt (one candidate in place). */
 export interface PromptScore {
@@ -109,8 +109,9 @@ async function regenerate(context: StepContext, prompts: number[][]): Promise<Sc
   return (await generateReasoning(context, prompts)).map(unscored);
 }
 
+/** The set with a scores array of its own (the scores it came with, null where it has none). */
 function unscored(set: ReasoningSet): ScoredReasoningSet {
-  return { ...set, scores: set.reasoning.map(() => null) };
+  return { ...set, scores: set.reasoning.map((_, index) => set.scores?.[index] ?? null) };
 }
 
 /**
@@ -119,7 +120,8 @@ function unscored(set: ReasoningSet): ScoredReasoningSet {
  * generation's KV caches, each answer is scored through its own row's cache right after the generation
  * (reasoning-scores.ts); the rest (all rows on other engines) in one scoreAnswers call over the full layouts.
  * The current token's prompt is the prompt of the step's reasoning refresh, so its reasoning is reused
- * rather than generated again (greedy decoding would reproduce it).
+ * rather than generated again (greedy decoding would reproduce it), and so are its scores where the refresh
+ * read them from its caches.
  */
 export async function selectByRegeneratedReasoning(
   context: StepContext,
