@@ -9,6 +9,7 @@ import type { ExampleLayout } from "../text/types.js";
 import { layoutFull, layoutPrefix, type StepContext } from "./context.js";
 import { generateReasoning, type ReasoningSet, type RowScore } from "./reasoning.js";
 
+/** A reasoning set whose scores array is always there (null where scoreAnswers must still measure a row). */
 export interface ScoredReasoningSet extends ReasoningSet {
   scores: (RowScore | null)[];
 }

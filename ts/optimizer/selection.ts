@@ -106,11 +106,11 @@ export function chooseCandidate<T extends { score: number; endsSentenceEarly: bo
  */
 async function regenerate(context: StepContext, prompts: number[][]): Promise<ScoredReasoningSet[]> {
   if (scoresFromCache(context.model)) return generateAndScoreReasoning(context, prompts);
-  return (await generateReasoning(context, prompts)).map(unscored);
+  return (await generateReasoning(context, prompts)).map(withOwnScores);
 }
 
 /** The set with a scores array of its own (the scores it came with, null where it has none). */
-function unscored(set: ReasoningSet): ScoredReasoningSet {
+function withOwnScores(set: ReasoningSet): ScoredReasoningSet {
   return { ...set, scores: set.reasoning.map((_, index) => set.scores?.[index] ?? null) };
 }
 
@@ -161,7 +161,7 @@ export async function selectByRegeneratedReasoning(
     context,
     measured.map(([, prompt]) => prompt).filter((prompt) => !reusable(prompt)),
   );
-  const reasoningSets = measured.map(([, prompt]) => (reusable(prompt) ? unscored(current) : (sets.shift() as ScoredReasoningSet)));
+  const reasoningSets = measured.map(([, prompt]) => (reusable(prompt) ? withOwnScores(current) : (sets.shift() as ScoredReasoningSet)));
 
   // Rows without a score yet (the reused reasoning, rows scored without the cache): one forward over their full layouts.
   context.signal?.throwIfAborted();
