@@ -76,7 +76,10 @@ torch::Tensor tokenNll(const torch::Tensor& logits, const torch::Tensor& targets
 // Full-vocabulary logits are the big tensors here: 128k-token vocabularies make one float32 row 0.5 MB, so
 // a step's few thousand answer and prompt positions would need gigabytes per copy (and log-softmax and its
 // backward make several copies). They are therefore computed for a bounded number of positions at a time.
-constexpr int64_t kDefaultLogitChunkBytes = 64ll << 20;
+// 32 MiB: glibc's malloc takes blocks under its mmap threshold (at most 32 MiB) from its heap, so each chunk
+// reuses the memory the previous one freed instead of faulting in fresh zeroed pages; on the bench model
+// (128k vocabulary) that made the gradient ~10% and scoring ~5% faster than 64 MiB chunks, at a lower peak.
+constexpr int64_t kDefaultLogitChunkBytes = 32ll << 20;
 
 // Rows of float32 logits per chunk: kDefaultLogitChunkBytes, or GREATER_LOGIT_CHUNK_BYTES when set (tests
 // force tiny chunks with it so that several chunks run on a tiny model). At least one row.
