@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/logit_chunks.h"
+
 namespace greater {
 
 namespace {
@@ -14,9 +16,21 @@ torch::Tensor longTensor(const std::vector<int64_t>& values, const torch::Device
   return torch::tensor(values, torch::kInt64).to(device);
 }
 
-// Per-token NLL of `targets` under float32 logits [N, vocab] -> [N].
-torch::Tensor tokenNll(const torch::Tensor& logits, const torch::Tensor& targets) {
-  return -torch::log_softmax(logits, -1).gather(1, targets.unsqueeze(1)).squeeze(1);
+// Per-token NLL of `targets` [N] under lm_head at hidden rows `selected` [N, hidden], a bounded chunk of
+// rows at a time; with `misses`, also 1 where the arg-max is not the target. Returns [N] float32.
+torch::Tensor tokenNll(const Model& model, const torch::Tensor& selected, const torch::Tensor& targets,
+                       torch::Tensor* misses, const CancelFlag* cancel, const std::string& op) {
+  const int64_t count = selected.size(0);
+  auto nll = torch::empty({count}, torch::TensorOptions().dtype(torch::kFloat32).device(selected.device()));
+  if (misses) *misses = torch::empty({count}, nll.options());
+  forEachChunk(0, count, logitRowsPerChunk(model.config().vocabSize), [&](int64_t start, int64_t rows) {
+    throwIfCancelled(cancel, op);
+    auto logits = model.logits(selected.narrow(0, start, rows)).to(torch::kFloat32);  // [rows, vocab]
+    auto chunkTargets = targets.narrow(0, start, rows);
+    nll.narrow(0, start, rows).copy_(-torch::log_softmax(logits, -1).gather(1, chunkTargets.unsqueeze(1)).squeeze(1));
+    if (misses) misses->narrow(0, start, rows).copy_(logits.argmax(-1) != chunkTargets);
+  });
+  return nll;
 }
 
 // Mean of per-token values per batch row; rows without tokens get 0.
@@ -46,6 +60,7 @@ RetainedGeneration generateRetaining(const Model& model, const GenerateRequest& 
       throw std::invalid_argument(where + " starts at 0; its first token has no preceding position to predict it");
   }
 
+  ReleaseFreedMemoryOnExit releaseFreedMemory;
   RetainedGeneration out;
   out.model = &model;
   out.prompts = prompts;
@@ -64,7 +79,7 @@ RetainedGeneration generateRetaining(const Model& model, const GenerateRequest& 
     if (readAt.empty()) return;
     const auto device = hidden.device();
     auto selected = hidden.reshape({batch * width, hidden.size(2)}).index_select(0, longTensor(readAt, device));  // [N, hidden]
-    auto nll = tokenNll(model.logits(selected).to(torch::kFloat32), longTensor(targets, device));               // [N]
+    auto nll = tokenNll(model, selected, longTensor(targets, device), nullptr, cancel, op);                     // [N]
     out.promptNll = toFloatVector(rowMean(nll, longTensor(rows, device), batch));
   };
   out.generated = generateGreedy(model, request, cancel, &out.trace);
@@ -97,6 +112,7 @@ ContinuationScores scoreContinuations(const Model& model, RetainedGeneration& ge
   }
   throwIfCancelled(cancel, op);
 
+  ReleaseFreedMemoryOnExit releaseFreedMemory;
   c10::InferenceMode inference;
   const auto device = model.device();
   const GreedyTrace& trace = generation.trace;
@@ -152,12 +168,11 @@ ContinuationScores scoreContinuations(const Model& model, RetainedGeneration& ge
       targets.push_back(continuations[b][j]);
       rows.push_back(b);
     }
-  auto selected = hidden.reshape({batch * tailWidth, hidden.size(2)}).index_select(0, longTensor(readAt, device));
-  auto logits = model.logits(selected).to(torch::kFloat32);  // [N, vocab]
-  auto targetTensor = longTensor(targets, device);
+  auto selected = hidden.reshape({batch * tailWidth, hidden.size(2)}).index_select(0, longTensor(readAt, device));  // [N, hidden]
+  torch::Tensor misses;  // [N] 1 where the arg-max is not the gold token
+  auto nll = tokenNll(model, selected, longTensor(targets, device), &misses, cancel, op);  // [N]
   auto rowTensor = longTensor(rows, device);
-  auto answerLoss = rowMean(tokenNll(logits, targetTensor), rowTensor, batch);
-  auto misses = (logits.argmax(-1) != targetTensor).to(torch::kFloat32);
+  auto answerLoss = rowMean(nll, rowTensor, batch);
   auto missCount = torch::zeros({batch}, misses.options()).index_add(0, rowTensor, misses).to(torch::kCPU);
 
   ContinuationScores result;

@@ -89,6 +89,24 @@ describe.each(["llama-gqa-rope3-tied", "mistral-sliding", "gemma2", "qwen2-bias"
     expect(retained.promptNll.some((v) => v > 0)).toBe(true);
   });
 
+  it("gives the same scores when lm_head runs over a few positions at a time", async () => {
+    const c = await buildCase(model, ref, 10);
+    const score = async () => {
+      const generation = await model.generateForScoring(c.prompts, { ...c.options, promptSpans: c.promptSpans });
+      return { promptNll: generation.promptNll, ...(await generation.scoreContinuations({ continuations: c.continuations, answerSpans: c.answerSpans })) };
+    };
+    const whole = await score();
+    process.env.GREATER_LOGIT_CHUNK_BYTES = String(3 * model.info.vocabSize * 4); // 3 positions per chunk
+    try {
+      const chunked = await score();
+      expect(maxAbsDifference(chunked.answerLoss, whole.answerLoss)).toBeLessThan(1e-5);
+      expect(Array.from(chunked.exactMatch)).toEqual(Array.from(whole.exactMatch));
+      expect(maxAbsDifference(chunked.promptNll, whole.promptNll)).toBeLessThan(1e-5);
+    } finally {
+      delete process.env.GREATER_LOGIT_CHUNK_BYTES;
+    }
+  });
+
   it("scores a row alone as in the batch", async () => {
     const c = await buildCase(model, ref, 10);
     const batch = await model.generateForScoring(c.prompts, { ...c.options, promptSpans: c.promptSpans });

@@ -1,0 +1,28 @@
+// Bounded work over full-vocabulary logits, for operations that read many positions: a 128k-token vocabulary
+// makes one float32 logit row 0.5 MB, so a few thousand positions at once would need gigabytes per copy
+// (and log-softmax makes another). Such operations compute lm_head a bounded number of positions at a time.
+// (greater_ops.cpp keeps its own copy of these for now; one of the two can go.)
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace greater {
+
+// Rows of float32 logits per chunk: 64 MiB worth, or GREATER_LOGIT_CHUNK_BYTES when set (tests force tiny
+// chunks with it so that several chunks run on a tiny model). At least one row.
+int64_t logitRowsPerChunk(int64_t vocab);
+
+// Calls fn(start, count) for consecutive ranges of at most rowsPerChunk rows covering [begin, end).
+void forEachChunk(int64_t begin, int64_t end, int64_t rowsPerChunk, const std::function<void(int64_t, int64_t)>& fn);
+
+// glibc keeps freed blocks below its mmap threshold in its arenas, so the hundreds of MiB of activations and
+// logit chunks an operation frees would stay resident and add to the next call's peak. Declared first in an
+// operation, this returns them to the system once all its tensors are gone.
+struct ReleaseFreedMemoryOnExit {
+  ReleaseFreedMemoryOnExit() = default;
+  ReleaseFreedMemoryOnExit(const ReleaseFreedMemoryOnExit&) = delete;
+  ReleaseFreedMemoryOnExit& operator=(const ReleaseFreedMemoryOnExit&) = delete;
+  ~ReleaseFreedMemoryOnExit();
+};
+
+}  // namespace greater
