@@ -1,14 +1,10 @@
 #include "engine/greater_ops.h"
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <algorithm>
-#include <cstdlib>
-#include <functional>
 #include <limits>
 #include <stdexcept>
+
+#include "engine/logit_chunks.h"
 
 namespace greater {
 
@@ -72,48 +68,6 @@ torch::Tensor tokenNll(const torch::Tensor& logits, const torch::Tensor& targets
   auto scaled = divisor == 1.0 ? logits : logits / divisor;
   return -torch::log_softmax(scaled, -1).gather(1, targets.unsqueeze(1)).squeeze(1);  // [N]
 }
-
-// Full-vocabulary logits are the big tensors here: 128k-token vocabularies make one float32 row 0.5 MB, so
-// a step's few thousand answer and prompt positions would need gigabytes per copy (and log-softmax and its
-// backward make several copies). They are therefore computed for a bounded number of positions at a time.
-// 32 MiB: glibc's malloc takes blocks under its mmap threshold (at most 32 MiB) from its heap, so each chunk
-// reuses the memory the previous one freed instead of faulting in fresh zeroed pages; on the bench model
-// (128k vocabulary) that made the gradient ~10% and scoring ~5% faster than 64 MiB chunks, at a lower peak.
-constexpr int64_t kDefaultLogitChunkBytes = 32ll << 20;
-
-// Rows of float32 logits per chunk: kDefaultLogitChunkBytes, or GREATER_LOGIT_CHUNK_BYTES when set (tests
-// force tiny chunks with it so that several chunks run on a tiny model). At least one row.
-int64_t logitRowsPerChunk(int64_t vocab) {
-  int64_t bytes = kDefaultLogitChunkBytes;
-  if (const char* text = std::getenv("GREATER_LOGIT_CHUNK_BYTES")) {
-    char* end = nullptr;
-    const long long parsed = std::strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || parsed <= 0)
-      throw std::invalid_argument("GREATER_LOGIT_CHUNK_BYTES=\"" + std::string(text) + "\" is not a positive number of bytes");
-    bytes = parsed;
-  }
-  return std::max<int64_t>(1, bytes / (vocab * static_cast<int64_t>(sizeof(float))));
-}
-
-// Calls fn(start, count) for consecutive ranges of at most rowsPerChunk rows covering [begin, end).
-void forEachChunk(int64_t begin, int64_t end, int64_t rowsPerChunk, const std::function<void(int64_t, int64_t)>& fn) {
-  for (int64_t start = begin; start < end; start += rowsPerChunk) fn(start, std::min(rowsPerChunk, end - start));
-}
-
-// glibc keeps freed blocks below its mmap threshold (which grows to 32 MiB as large blocks are freed) in its
-// arenas, so the hundreds of MiB of activations and logit chunks a call frees would stay resident and add
-// to the next call's peak. Declared first in an operation, this returns them to the system once all its
-// tensors are gone.
-struct ReleaseFreedMemoryOnExit {
-  ReleaseFreedMemoryOnExit() = default;
-  ReleaseFreedMemoryOnExit(const ReleaseFreedMemoryOnExit&) = delete;
-  ReleaseFreedMemoryOnExit& operator=(const ReleaseFreedMemoryOnExit&) = delete;
-  ~ReleaseFreedMemoryOnExit() {
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-  }
-};
 
 // Everything needed to run a batch of full sequences and read the answer and prompt predictions.
 struct SequenceBatch {

@@ -1,14 +1,13 @@
 // Bounded work over full-vocabulary logits, for operations that read many positions: a 128k-token vocabulary
 // makes one float32 logit row 0.5 MB, so a few thousand positions at once would need gigabytes per copy
 // (and log-softmax makes another). Such operations compute lm_head a bounded number of positions at a time.
-// (greater_ops.cpp keeps its own copy of these for now; one of the two can go.)
 #pragma once
 #include <cstdint>
 #include <functional>
 
 namespace greater {
 
-// Rows of float32 logits per chunk: 64 MiB worth, or GREATER_LOGIT_CHUNK_BYTES when set (tests force tiny
+// Rows of float32 logits per chunk: 32 MiB worth, or GREATER_LOGIT_CHUNK_BYTES when set (tests force tiny
 // chunks with it so that several chunks run on a tiny model). At least one row.
 int64_t logitRowsPerChunk(int64_t vocab);
 

@@ -85,6 +85,14 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
   m->config_ = readModelConfig(folder);
   m->device_ = parseDevice(deviceName);
   m->dtype_ = parseDtype(dtypeName, m->device_);
+  if (m->device_.is_cuda()) {
+    // Our attention always passes an explicit mask, so SDPA cannot take FlashAttention; on Hopper it may pick
+    // cuDNN's attention, which builds an execution plan per new shape, and decoding changes the key length at
+    // every step. On an H100 (torch 2.11) every forward cost a flat 80-100 ms whatever its size, against
+    // transformers' 19 ms: cuDNN's per-shape plans are the suspected cause (not yet re-measured with this
+    // switch). Memory-efficient attention takes masks at no planning cost. Process-wide, like any torch backend flag.
+    at::globalContext().setSDPUseCuDNN(false);
+  }
   const ModelConfig& c = m->config_;
   const auto checkpoint = Checkpoint::open(folder);
 

@@ -24,7 +24,7 @@ import { RowSplitter } from "./oom.js";
 import { Mulberry32 } from "./prng.js";
 import { rankByGradient, rankRandomly } from "./ranking.js";
 import { prefixesOnly, type ReasoningSet } from "./reasoning.js";
-import { refreshReasoning } from "./reasoning-scores.js";
+import { refreshReasoning, scoresFromCache } from "./reasoning-scores.js";
 import { ScoreCache, selectByRegeneratedReasoning } from "./selection.js";
 import { cloneState, STATE_FORMAT, STATE_VERSION, type OptimizerState } from "./state.js";
 import { estimateRemaining, projectStepWork, type StepWork } from "./workload.js";
@@ -184,6 +184,7 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     return projectStepWork(
       prefixes.map((layout) => layout.ids.length),
       this.config,
+      scoresFromCache(this.context.model),
     );
   }
 

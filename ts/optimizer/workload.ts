@@ -15,7 +15,11 @@ export interface StepWork {
   forwardRows: { proposal: number; gradient: number; scoring: number; total: number };
   /** Rows of backward passes (the gradient pass). */
   backwardRows: number;
-  /** Engine calls when nothing is split: generate ×2, topCandidates, oneHotGradient, scoreAnswers. */
+  /**
+   * Engine calls when nothing is split: topCandidates and oneHotGradient, and per generation (refresh, selection)
+   * either generate + one scoreAnswers for the selection (3 in all), or, where the engine scores answers from its
+   * generation caches, generateForScoring + scoreContinuations (4 in all).
+   */
   engineCalls: number;
 }
 
@@ -25,6 +29,7 @@ export interface StepWork {
 export function projectStepWork(
   prefixLengths: readonly number[],
   config: Pick<GreaterConfig, "candidatesToScore" | "maxNewTokens" | "reasoning" | "ranking">,
+  scoresFromGenerationCache = false,
 ): StepWork {
   const examples = prefixLengths.length;
   const prefixTotal = prefixLengths.reduce((sum, length) => sum + length, 0);
@@ -39,7 +44,9 @@ export function projectStepWork(
     maxNewTokens: (refresh + selection) * config.maxNewTokens,
     forwardRows: { proposal: examples, gradient: gradientRows, scoring, total: examples + gradientRows + scoring },
     backwardRows: gradientRows,
-    engineCalls: (config.reasoning ? 1 : 0) + 1 + 1 + (config.ranking === "gradient" ? 1 : 0) + 1,
+    engineCalls: scoresFromGenerationCache
+      ? (config.reasoning ? 2 : 0) + 1 + (config.ranking === "gradient" ? 1 : 0) + 2
+      : (config.reasoning ? 1 : 0) + 1 + (config.ranking === "gradient" ? 1 : 0) + 2,
   };
 }
 
