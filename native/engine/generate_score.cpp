@@ -10,7 +10,12 @@ namespace greater {
 
 namespace {
 
-std::string spanText(const Span& s) { return "[" + std::to_string(s.start) + ", " + std::to_string(s.end) + ")"; }
+// Built by appending: GCC 12 in C++20 mode warns (falsely, -Wstringop-overflow) on "literal" + std::string&&.
+std::string spanText(const Span& s) {
+  std::string text("[");
+  text.append(std::to_string(s.start)).append(", ").append(std::to_string(s.end)).append(")");
+  return text;
+}
 
 torch::Tensor longTensor(const std::vector<int64_t>& values, const torch::Device& device) {
   return torch::tensor(values, torch::kInt64).to(device);
