@@ -152,7 +152,11 @@ async function main(options) {
     figures,
     note:
       `Load average (1 min) during the run: mean ${loadMean.toFixed(2)}, max ${loadMax.toFixed(2)} on ${cpus().length} CPUs; ` +
-      `other processes may have been running. Each side ran in its own processes, the sides taking turns; times are medians, the step's the best of its runs.`,
+      `other processes may have been running. Each side ran in its own processes, the sides taking turns; times are medians, the step's the best of its runs.` +
+      options.profiles
+        .filter((p) => p.profileStepTokens !== undefined && p.profileStepTokens !== p.stepTokens)
+        .map((p) => ` ${p.name}'s step generated ${p.stepTokens} new tokens per sequence (--step-tokens), not the profile's ${p.profileStepTokens}.`)
+        .join(""),
     kind: options.kind,
     loadAverage: { mean: loadMean, max: loadMax, samples: loadSamples.length },
     targets: targets(figures, options.kind),

@@ -16,6 +16,8 @@ bench/results/<date>-<machine>.json and a table.
   --model DIR          measure this model folder instead of a generated one
   --data DIR           data folder with bbh/navigate.csv (default: $GREATER_DATA_DIR, else ../shared/data)
   --no-reference       measure our side only (reference figures null)
+  --step-tokens N      new tokens per sequence in the full step, for both sides (default: the profile's, 64 on
+                       CPU, 512 on GPU; fewer fit a short GPU lease, and the results say so)
   --bandwidth GBS      GPU memory bandwidth in GB/s, where the GPU's name is not in bench/lib/gpu.mjs's table
   --results-dir DIR    where the results go (default: bench/results)
   --work-dir DIR       where models and job files go (default: bench/.work)
@@ -91,6 +93,7 @@ export function parseOptions(argv, root) {
       model: { type: "string" },
       data: { type: "string" },
       "no-reference": { type: "boolean", default: false },
+      "step-tokens": { type: "string" },
       bandwidth: { type: "string" },
       "results-dir": { type: "string" },
       "work-dir": { type: "string" },
@@ -107,6 +110,11 @@ export function parseOptions(argv, root) {
   const bandwidth = values.bandwidth === undefined ? null : Number(values.bandwidth);
   if (bandwidth !== null && !(bandwidth > 0)) throw new Error(`--bandwidth must be a positive number of GB/s, got ${values.bandwidth}`);
 
+  const stepTokens = values["step-tokens"] === undefined ? null : Number(values["step-tokens"]);
+  if (stepTokens !== null && !(Number.isInteger(stepTokens) && stepTokens >= 1)) {
+    throw new Error(`--step-tokens must be a positive integer, got ${values["step-tokens"]}`);
+  }
+
   const profileNames = values.gpu ? (values.models ?? "gpu-1b,gpu-8b").split(",") : [values.quick ? "quick" : "cpu-35m"];
   for (const name of profileNames) {
     if (!PROFILES[name] || (values.gpu && PROFILES[name].device !== "cuda")) {
@@ -118,7 +126,12 @@ export function parseOptions(argv, root) {
   return {
     help: false,
     kind: values.quick ? "quick" : values.gpu ? "gpu" : "cpu",
-    profiles: profileNames.map((name) => ({ name, ...PROFILES[name], device: PROFILES[name].device === "cuda" ? device : "cpu" })),
+    profiles: profileNames.map((name) => ({
+      name,
+      ...PROFILES[name],
+      device: PROFILES[name].device === "cuda" ? device : "cpu",
+      ...(stepTokens === null ? {} : { stepTokens, profileStepTokens: PROFILES[name].stepTokens }),
+    })),
     threads,
     modelOverride: values.model ?? null,
     dataDir: values.data ?? process.env.GREATER_DATA_DIR ?? join(root, "..", "shared", "data"),
