@@ -1,11 +1,15 @@
 #include "engine/forward_ops.h"
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
+
+#include "engine/logit_chunks.h"
 
 namespace greater {
 
 LogProbsResult computeLogProbs(const Model& model, const LogProbsRequest& request, const CancelFlag* cancel) {
+  ReleaseFreedMemoryOnExit releaseOnExit;  // first declared: runs after every tensor below is freed
   const std::string op = "logits";
   const auto& ids = request.inputIds;
   checkRows(ids, 1, op + ": inputIds");
@@ -97,16 +101,27 @@ LogProbsResult computeLogProbs(const Model& model, const LogProbsRequest& reques
   auto hidden = model.decode(model.embed(idsTensor), attention, nullptr, 0);  // [batch, needed, hidden]
   auto index = torch::tensor(flatIndex, torch::kInt64).to(device);
   auto selected = hidden.reshape({batch * needed, hidden.size(2)}).index_select(0, index);  // [N, hidden]
-  auto logProbs = torch::log_softmax(model.logits(selected).to(torch::kFloat32), -1);       // [N, vocab]
-  auto [topValue, topIndex] = logProbs.max(-1);                                             // [N]
-  result.topLogProbs = toFloatVector(topValue);
-  auto topCpu = topIndex.to(torch::kCPU).contiguous();
-  result.topTokens.assign(topCpu.data_ptr<int64_t>(), topCpu.data_ptr<int64_t>() + topCpu.numel());
-  if (withTargets) {
-    auto targetTensor = torch::tensor(targetIds, torch::kInt64).to(device).unsqueeze(1);
-    result.targetLogProbs = toFloatVector(logProbs.gather(1, targetTensor).squeeze(1));
-  }
-  if (request.full) result.full = toFloatVector(logProbs);
+  // Log-softmax rows a chunk of positions at a time (see logit_chunks.h): only the read-outs, or the full rows
+  // the caller asked for, outlive a chunk.
+  const int64_t count = selected.size(0);
+  result.topLogProbs.resize(count);
+  result.topTokens.resize(count);
+  if (withTargets) result.targetLogProbs.resize(count);
+  if (request.full) result.full.resize(static_cast<size_t>(count) * vocab);
+  const torch::Tensor targetTensor = withTargets ? torch::tensor(targetIds, torch::kInt64).to(device) : torch::Tensor();
+  auto copyOut = [](const torch::Tensor& values, auto destination) {
+    auto onCpu = values.to(torch::kCPU).contiguous();
+    using Element = typename std::iterator_traits<decltype(destination)>::value_type;
+    std::copy(onCpu.data_ptr<Element>(), onCpu.data_ptr<Element>() + onCpu.numel(), destination);
+  };
+  forEachChunk(0, count, logitRowsPerChunk(vocab), [&](int64_t start, int64_t rows) {
+    auto logProbs = torch::log_softmax(model.logits(selected.narrow(0, start, rows)).to(torch::kFloat32), -1);  // [rows, vocab]
+    auto [topValue, topIndex] = logProbs.max(-1);                                                              // [rows]
+    copyOut(topValue, result.topLogProbs.begin() + start);
+    copyOut(topIndex, result.topTokens.begin() + start);
+    if (withTargets) copyOut(logProbs.gather(1, targetTensor.narrow(0, start, rows).unsqueeze(1)).squeeze(1), result.targetLogProbs.begin() + start);
+    if (request.full) copyOut(logProbs, result.full.begin() + start * vocab);
+  });
   return result;
 }
 

@@ -128,3 +128,35 @@ function joinScores(results: Awaited<ReturnType<Model["scoreAnswers"]>>[]) {
     promptNll: Float32Array.from(results.map((r) => r.promptNll[0])),
   };
 }
+
+// Model.logits (native/engine/forward_ops.cpp) reads its log-softmax rows through the same chunks.
+describe("logits over chunks of positions", () => {
+  let model: Model;
+  let ref: Reference;
+  beforeAll(async () => {
+    ref = readReference("llama-untied");
+    model = await loadModel(modelPath("llama-untied"), { device: "cpu", dtype: "float32" });
+  });
+  afterAll(() => model?.dispose());
+  afterEach(() => delete process.env[chunkVariable]);
+
+  it("gives the full rows, arg-max and target log-probabilities of one chunk, with 1- and 3-position chunks", async () => {
+    const padded = ref.logits.left;
+    const columns = padded.attentionMask.map((row) => row.flatMap((m, c) => (m === 1 ? [c] : [])));
+    const targets = columns.map((row, b) => row.map((_, j) => (b * 31 + j * 7) % model.info.vocabSize));
+    const input = { inputIds: padded.inputIds, attentionMask: padded.attentionMask };
+    const options = { positions: columns, targets, full: true };
+    const whole = await withChunkRows(model, undefined, () => model.logits(input, options));
+    expect(columns.flat().length).toBeGreaterThan(6); // several chunks of 3 positions, and a ragged last one
+    for (const rows of [1, 3]) {
+      const chunked = await withChunkRows(model, rows, () => model.logits(input, options));
+      expect(chunked.positions).toEqual(whole.positions);
+      expect(chunked.topTokens).toEqual(whole.topTokens);
+      whole.logProbs!.forEach((row, b) => expect(maxAbsDifference(chunked.logProbs![b], row)).toBeLessThanOrEqual(1e-6));
+      whole.targetLogProbs!.forEach((row, b) => expect(maxAbsDifference(chunked.targetLogProbs![b], row)).toBeLessThanOrEqual(1e-6));
+      whole.topLogProbs.forEach((row, b) => expect(maxAbsDifference(chunked.topLogProbs[b], row)).toBeLessThanOrEqual(1e-6));
+      // And both are transformers' (the reference's full rows).
+      padded.logProbs.forEach((expected, b) => expect(maxAbsDifference(chunked.logProbs![b], expected.flat())).toBeLessThanOrEqual(1e-4 * padded.maxAbsLogit));
+    }
+  });
+});
