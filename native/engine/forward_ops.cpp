@@ -99,7 +99,7 @@ LogProbsResult computeLogProbs(const Model& model, const LogProbsRequest& reques
 
   auto attention = model.attentionInputs(positionTensor, 0, positionTensor, maskTensor);
   auto hidden = model.decode(model.embed(idsTensor), attention, nullptr, 0);  // [batch, needed, hidden]
-  auto index = torch::tensor(flatIndex, torch::kInt64).to(device);
+  auto index = longTensor(flatIndex, device);
   auto selected = hidden.reshape({batch * needed, hidden.size(2)}).index_select(0, index);  // [N, hidden]
   // Log-softmax rows a chunk of positions at a time (see logit_chunks.h): only the read-outs, or the full rows
   // the caller asked for, outlive a chunk.
@@ -108,7 +108,7 @@ LogProbsResult computeLogProbs(const Model& model, const LogProbsRequest& reques
   result.topTokens.resize(count);
   if (withTargets) result.targetLogProbs.resize(count);
   if (request.full) result.full.resize(static_cast<size_t>(count) * vocab);
-  const torch::Tensor targetTensor = withTargets ? torch::tensor(targetIds, torch::kInt64).to(device) : torch::Tensor();
+  const torch::Tensor targetTensor = withTargets ? longTensor(targetIds, device) : torch::Tensor();
   auto copyOut = [](const torch::Tensor& values, auto destination) {
     auto onCpu = values.to(torch::kCPU).contiguous();
     using Element = typename std::iterator_traits<decltype(destination)>::value_type;

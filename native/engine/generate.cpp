@@ -35,7 +35,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
   auto cache = model.makeCache(batch, capacity);
 
   // Every row writes every slot from its first real token on: slot s of row b holds position s - padLeft[b].
-  auto padLeft = torch::tensor(padded.padLeft, torch::kInt64).to(device).unsqueeze(1);  // [batch, 1]
+  auto padLeft = longTensor(padded.padLeft, device).unsqueeze(1);  // [batch, 1]
   auto slots = torch::arange(capacity, longOptions).unsqueeze(0);                     // [1, capacity]
   cache->slotPositions() = (slots - padLeft).clamp_min(0);                            // [batch, capacity]
   cache->slotValid() = slots >= padLeft;
@@ -76,7 +76,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
       if (!trace || leaving.empty()) return;
       GreedyTrace::Piece piece;
       for (int64_t r : leaving) piece.rows.push_back(rowOf[r]);
-      piece.cache = cache->copyRows(torch::tensor(leaving, torch::kInt64).to(device), written);
+      piece.cache = cache->copyRows(longTensor(leaving, device), written);
       trace->pieces.push_back(std::move(piece));
     };
     if (keep.empty()) {
@@ -99,7 +99,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
           leaving.push_back(r);
       }
       keepLeavingRows(leaving);
-      auto keepTensor = torch::tensor(keep, torch::kInt64).to(device);
+      auto keepTensor = longTensor(keep, device);
       cache->keepRows(keepTensor);
       next = next.index_select(0, keepTensor);
       std::vector<int64_t> kept;

@@ -17,34 +17,6 @@ std::string spanText(const Span& s) {
   return text;
 }
 
-torch::Tensor longTensor(const std::vector<int64_t>& values, const torch::Device& device) {
-  return torch::tensor(values, torch::kInt64).to(device);
-}
-
-// Per-token NLL of `targets` [N] under lm_head at hidden rows `selected` [N, hidden], a bounded chunk of
-// rows at a time; with `misses`, also 1 where the arg-max is not the target. Returns [N] float32.
-torch::Tensor tokenNll(const Model& model, const torch::Tensor& selected, const torch::Tensor& targets,
-                       torch::Tensor* misses, const CancelFlag* cancel, const std::string& op) {
-  const int64_t count = selected.size(0);
-  auto nll = torch::empty({count}, torch::TensorOptions().dtype(torch::kFloat32).device(selected.device()));
-  if (misses) *misses = torch::empty({count}, nll.options());
-  forEachChunk(0, count, logitRowsPerChunk(model.config().vocabSize), [&](int64_t start, int64_t rows) {
-    throwIfCancelled(cancel, op);
-    auto logits = model.logits(selected.narrow(0, start, rows)).to(torch::kFloat32);  // [rows, vocab]
-    auto chunkTargets = targets.narrow(0, start, rows);
-    nll.narrow(0, start, rows).copy_(-torch::log_softmax(logits, -1).gather(1, chunkTargets.unsqueeze(1)).squeeze(1));
-    if (misses) misses->narrow(0, start, rows).copy_(logits.argmax(-1) != chunkTargets);
-  });
-  return nll;
-}
-
-// Mean of per-token values per batch row; rows without tokens get 0.
-torch::Tensor rowMean(const torch::Tensor& values, const torch::Tensor& rows, int64_t batch) {
-  auto sums = torch::zeros({batch}, values.options()).index_add(0, rows, values);
-  auto counts = torch::zeros({batch}, values.options()).index_add(0, rows, torch::ones_like(values));
-  return sums / counts.clamp_min(1);
-}
-
 }  // namespace
 
 RetainedGeneration generateRetaining(const Model& model, const GenerateRequest& request,
@@ -84,7 +56,7 @@ RetainedGeneration generateRetaining(const Model& model, const GenerateRequest& 
     if (readAt.empty()) return;
     const auto device = hidden.device();
     auto selected = hidden.reshape({batch * width, hidden.size(2)}).index_select(0, longTensor(readAt, device));  // [N, hidden]
-    auto nll = tokenNll(model, selected, longTensor(targets, device), nullptr, cancel, op);                     // [N]
+    auto nll = chunkedTokenNll(model, selected, longTensor(targets, device), 0, nullptr, cancel, op);          // [N]
     out.promptNll = toFloatVector(rowMean(nll, longTensor(rows, device), batch));
   };
   out.generated = generateGreedy(model, request, cancel, &out.trace);
@@ -175,7 +147,7 @@ ContinuationScores scoreContinuations(const Model& model, RetainedGeneration& ge
     }
   auto selected = hidden.reshape({batch * tailWidth, hidden.size(2)}).index_select(0, longTensor(readAt, device));  // [N, hidden]
   torch::Tensor misses;  // [N] 1 where the arg-max is not the gold token
-  auto nll = tokenNll(model, selected, longTensor(targets, device), &misses, cancel, op);  // [N]
+  auto nll = chunkedTokenNll(model, selected, longTensor(targets, device), static_cast<int64_t>(readAt.size()), &misses, cancel, op);  // [N]
   auto rowTensor = longTensor(rows, device);
   auto answerLoss = rowMean(nll, rowTensor, batch);
   auto missCount = torch::zeros({batch}, misses.options()).index_add(0, rowTensor, misses).to(torch::kCPU);

@@ -52,23 +52,6 @@ SpanTargets collectSpans(const TokenRows& sequences, const std::vector<Span>& sp
   return out;
 }
 
-torch::Tensor longTensor(const std::vector<int64_t>& values, const torch::Device& device) {
-  return torch::tensor(values, torch::kInt64).to(device);
-}
-
-// Mean of per-token values per batch row; rows without tokens get 0.
-torch::Tensor rowMean(const torch::Tensor& values, const torch::Tensor& rows, int64_t batch) {
-  auto sums = torch::zeros({batch}, values.options()).index_add(0, rows, values);
-  auto counts = torch::zeros({batch}, values.options()).index_add(0, rows, torch::ones_like(values));
-  return sums / counts.clamp_min(1);
-}
-
-// Per-token negative log-likelihood of `targets` under float32 logits [N, vocab] / divisor.
-torch::Tensor tokenNll(const torch::Tensor& logits, const torch::Tensor& targets, double divisor) {
-  auto scaled = divisor == 1.0 ? logits : logits / divisor;
-  return -torch::log_softmax(scaled, -1).gather(1, targets.unsqueeze(1)).squeeze(1);  // [N]
-}
-
 // Everything needed to run a batch of full sequences and read the answer and prompt predictions.
 struct SequenceBatch {
   PaddedTokens padded;
@@ -300,26 +283,14 @@ ScoreResult scoreAnswers(const Model& model, const ScoreRequest& request, const 
 
   const int64_t answerCount = static_cast<int64_t>(prepared.answer.flatIndex.size());
   const int64_t promptCount = static_cast<int64_t>(prepared.prompt.flatIndex.size());
-  const int64_t readCount = answerCount + promptCount;
   std::vector<int64_t> readAt = prepared.answer.flatIndex, targets = prepared.answer.targets;
   readAt.insert(readAt.end(), prepared.prompt.flatIndex.begin(), prepared.prompt.flatIndex.end());
   targets.insert(targets.end(), prepared.prompt.targets.begin(), prepared.prompt.targets.end());
   auto selected = hidden.index_select(0, longTensor(readAt, device));  // [N, hidden]: answers, then prompts
   const auto targetIds = longTensor(targets, device);                   // [N]
 
-  // lm_head a chunk of positions at a time (see logitRowsPerChunk); nothing here is differentiated.
-  auto nll = torch::empty({readCount}, torch::TensorOptions().dtype(torch::kFloat32).device(device));  // [N]
-  auto misses = torch::empty({answerCount}, nll.options());  // [answers] 1 where the arg-max is not the gold token
-  forEachChunk(0, readCount, logitRowsPerChunk(model.config().vocabSize), [&](int64_t start, int64_t count) {
-    throwIfCancelled(cancel, op);
-    auto chunkLogits = model.logits(selected.narrow(0, start, count)).to(torch::kFloat32);  // [n, vocab]
-    auto chunkTargets = targetIds.narrow(0, start, count);
-    nll.narrow(0, start, count).copy_(tokenNll(chunkLogits, chunkTargets, 1.0));
-    const int64_t answersHere = std::max<int64_t>(0, std::min(count, answerCount - start));
-    if (answersHere > 0)
-      misses.narrow(0, start, answersHere)
-          .copy_(chunkLogits.narrow(0, 0, answersHere).argmax(-1) != chunkTargets.narrow(0, 0, answersHere));
-  });
+  torch::Tensor misses;  // [answers] 1 where the arg-max is not the gold token
+  auto nll = chunkedTokenNll(model, selected, targetIds, answerCount, &misses, cancel, op);  // [N]
 
   auto answerRows = longTensor(prepared.answer.rows, device);
   auto answerLoss = rowMean(nll.narrow(0, 0, answerCount), answerRows, batch);  // [batch]

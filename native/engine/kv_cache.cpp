@@ -37,8 +37,6 @@ void KVCache::keepRows(const torch::Tensor& rows) {
   batch_ = rows.size(0);
 }
 
-
-
 std::unique_ptr<KVCache> KVCache::copyRows(const torch::Tensor& rows, int64_t length) const {
   TORCH_CHECK(length >= 0 && length <= capacity_, "KVCache::copyRows: length ", length, " exceeds the capacity ", capacity_);
   // Built empty and filled: narrowing first makes index_select copy only the slots kept.

@@ -38,4 +38,7 @@ int64_t maxLength(const TokenRows& rows);
 // Copies a CPU float32 tensor's data into a vector.
 std::vector<float> toFloatVector(const torch::Tensor& t);
 
+// An int64 tensor [values.size()] of `values` on `device` (indices and target ids for the engine's ops).
+torch::Tensor longTensor(const std::vector<int64_t>& values, const torch::Device& device);
+
 }  // namespace greater
