@@ -96,11 +96,18 @@ export async function generateAndScoreReasoning(context: StepContext, prompts: n
 }
 
 /**
- * The step's reasoning refresh: the reasoning under the current prompt, with the selection's scores read from
- * the generation's caches where the engine can (selection reuses this reasoning for the current token, so its
- * answers need no forward of their own later).
+ * The reasoning of every example under each prompt, with the selection's scores read from the generation's
+ * caches where the engine can (generateForScoring); otherwise plain reasoning, without scores.
+ */
+export async function generateReasoningWithScores(context: StepContext, prompts: number[][]): Promise<ReasoningSet[]> {
+  if (scoresFromCache(context.model)) return generateAndScoreReasoning(context, prompts);
+  return generateReasoning(context, prompts);
+}
+
+/**
+ * The step's reasoning refresh: the reasoning under the current prompt, scored where the engine can (selection
+ * reuses this reasoning for the current token, so its answers need no forward of their own later).
  */
 export async function refreshReasoning(context: StepContext, prompt: number[]): Promise<ReasoningSet> {
-  if (scoresFromCache(context.model)) return (await generateAndScoreReasoning(context, [prompt]))[0];
-  return (await generateReasoning(context, [prompt]))[0];
+  return (await generateReasoningWithScores(context, [prompt]))[0];
 }

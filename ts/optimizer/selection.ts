@@ -10,8 +10,8 @@
 import type { GreaterConfig } from "./config.js";
 import { layoutFull, type StepContext } from "./context.js";
 import { scoreAnswerRows } from "./engine-calls.js";
-import { generateReasoning, type ReasoningSet, type RowScore } from "./reasoning.js";
-import { generateAndScoreReasoning, scoresFromCache, type ScoredReasoningSet } from "./reasoning-scores.js";
+import type { ReasoningSet, RowScore } from "./reasoning.js";
+import { generateReasoningWithScores, type ScoredReasoningSet } from "./reasoning-scores.js";
 
 /** What the selection measured for one prompt (one candidate in place). */
 export interface PromptScore {
@@ -100,15 +100,6 @@ export function chooseCandidate<T extends { score: number; endsSentenceEarly: bo
   return { chosen, earlyExit: false };
 }
 
-/**
- * The reasoning of every example under each prompt, with the scores read from the generation's caches where
- * the engine can (generateForScoring); otherwise plain reasoning, every row left to scoreAnswers.
- */
-async function regenerate(context: StepContext, prompts: number[][]): Promise<ScoredReasoningSet[]> {
-  if (scoresFromCache(context.model)) return generateAndScoreReasoning(context, prompts);
-  return (await generateReasoning(context, prompts)).map(withOwnScores);
-}
-
 /** The set with a scores array of its own (the scores it came with, null where it has none). */
 function withOwnScores(set: ReasoningSet): ScoredReasoningSet {
   return { ...set, scores: set.reasoning.map((_, index) => set.scores?.[index] ?? null) };
@@ -157,10 +148,12 @@ export async function selectByRegeneratedReasoning(
   const measured = [...toMeasure.entries()];
   const currentToken = current.prompt[position];
   const reusable = (prompt: number[]) => reasoningIsFresh && prompt[position] === currentToken;
-  const sets = await regenerate(
-    context,
-    measured.map(([, prompt]) => prompt).filter((prompt) => !reusable(prompt)),
-  );
+  const sets = (
+    await generateReasoningWithScores(
+      context,
+      measured.map(([, prompt]) => prompt).filter((prompt) => !reusable(prompt)),
+    )
+  ).map(withOwnScores);
   const reasoningSets = measured.map(([, prompt]) => (reusable(prompt) ? withOwnScores(current) : (sets.shift() as ScoredReasoningSet)));
 
   // Rows without a score yet (the reused reasoning, rows scored without the cache): one forward over their full layouts.
