@@ -152,12 +152,14 @@ Napi::Object raggedValue(Napi::Env env, const TokenRows& rows) {
 
 Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadModel(path, device, dtype): path must be a string");
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(env, "loadModel(path, device, dtype, packOutputLayer): path must be a string");
   const std::string path = info[0].As<Napi::String>();
   const std::string device = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   const std::string dtype = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  const bool packOutputLayer = info.Length() <= 3 || !info[3].IsBoolean() || info[3].As<Napi::Boolean>().Value();
   return runAsync<std::shared_ptr<Model>>(
-      env, releasingMemoryOnOom([path, device, dtype] { return Model::load(path, device, dtype); }),
+      env, releasingMemoryOnOom([path, device, dtype, packOutputLayer] { return Model::load(path, device, dtype, packOutputLayer); }),
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {
         auto handle = Napi::External<ModelHandle>::New(env, new ModelHandle{model},
                                                        [](Napi::Env, ModelHandle* h) { delete h; });
@@ -183,6 +185,7 @@ Napi::Value ModelInfoJs(const Napi::CallbackInfo& info) {
   out.Set("dtype", model->dtypeName());
   out.Set("device", model->deviceName());
   out.Set("parameterCount", Napi::Number::New(env, static_cast<double>(model->parameterCount())));
+  out.Set("outputLayerPacked", Napi::Boolean::New(env, model->outputLayerPacked()));
   auto eos = Napi::Array::New(env, c.eosTokenIds.size());
   for (size_t i = 0; i < c.eosTokenIds.size(); ++i) eos.Set(i, Napi::Number::New(env, static_cast<double>(c.eosTokenIds[i])));
   out.Set("eosTokenIds", eos);

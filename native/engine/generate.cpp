@@ -1,5 +1,8 @@
 #include "engine/generate.h"
 
+#include "engine/logit_chunks.h"
+#include "engine/prefill.h"
+
 #include <algorithm>
 #include <set>
 #include <stdexcept>
@@ -27,31 +30,24 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
 
   c10::InferenceMode inference;
   const auto device = model.device();
-  const auto longOptions = torch::TensorOptions().dtype(torch::kInt64).device(device);
-  const int64_t promptWidth = maxLength(prompts);
+  const PromptLayout layout = planPromptLayout(prompts, device);
+  const int64_t promptWidth = layout.width;
   // The last new token is never fed back, so the cache needs promptWidth + maxNewTokens - 1 slots.
   const int64_t capacity = promptWidth + std::max<int64_t>(request.maxNewTokens - 1, 0);
-  const PaddedTokens padded = padRows(prompts, promptWidth, /*left=*/true, device);
   auto cache = model.makeCache(batch, capacity);
+  setSlotTables(*cache, layout);
 
-  // Every row writes every slot from its first real token on: slot s of row b holds position s - padLeft[b].
-  auto padLeft = longTensor(padded.padLeft, device).unsqueeze(1);  // [batch, 1]
-  auto slots = torch::arange(capacity, longOptions).unsqueeze(0);                     // [1, capacity]
-  cache->slotPositions() = (slots - padLeft).clamp_min(0);                            // [batch, capacity]
-  cache->slotValid() = slots >= padLeft;
-
-  // Prefill: all prompt slots at once; every row's last prompt token sits in the last column.
-  auto attention = model.attentionInputs(padded.positions, 0, cache->slotPositions().narrow(1, 0, promptWidth),
-                                         cache->slotValid().narrow(1, 0, promptWidth));
-  auto hidden = model.decode(model.embed(padded.ids), attention, cache.get(), 0);  // [batch, width, hidden]
+  std::function<void(const torch::Tensor&)> onPrefillHidden;
   if (trace) {
-    trace->padLeft = padded.padLeft;
+    trace->padLeft = layout.padLeft;
     trace->fedTokens.assign(batch, 0);
     trace->promptWidth = promptWidth;
     trace->pieces.clear();
-    if (trace->onPrefill) trace->onPrefill(hidden, padded.padLeft);
+    if (trace->onPrefill) onPrefillHidden = [&](const torch::Tensor& hidden) { trace->onPrefill(hidden, layout.padLeft); };
   }
-  auto next = model.logits(hidden.select(1, promptWidth - 1)).argmax(-1);         // [batch]
+  // Every row's last prompt token sits at slot promptWidth - 1; generated tokens follow from there.
+  auto last = prefill(model, prompts, layout, *cache, onPrefillHidden, cancel, op);  // [batch, hidden]
+  auto next = rowArgmax(model.logits(last));                                        // [batch]
 
   std::vector<int64_t> rowOf(batch);  // cache row -> caller's row
   for (int64_t b = 0; b < batch; ++b) rowOf[b] = b;
@@ -109,10 +105,10 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
 
     const int64_t slot = written;  // where the token chosen at this step is written
     auto queryPositions = cache->slotPositions().narrow(1, slot, 1);  // [rows, 1]
-    attention = model.attentionInputs(queryPositions, slot, cache->slotPositions().narrow(1, 0, slot + 1),
-                                      cache->slotValid().narrow(1, 0, slot + 1));
-    hidden = model.decode(model.embed(next.unsqueeze(1)), attention, cache.get(), slot);  // [rows, 1, hidden]
-    next = model.logits(hidden.select(1, 0)).argmax(-1);
+    auto attention = model.attentionInputs(queryPositions, slot, cache->slotPositions().narrow(1, 0, slot + 1),
+                                           cache->slotValid().narrow(1, 0, slot + 1));
+    auto hidden = model.decode(model.embed(next.unsqueeze(1)), attention, cache.get(), slot);  // [rows, 1, hidden]
+    next = rowArgmax(model.logits(hidden.select(1, 0)));
   }
   return result;
 }

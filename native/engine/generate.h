@@ -32,9 +32,11 @@ struct GreedyTrace {
   std::function<void(const torch::Tensor& prefillHidden, const std::vector<int64_t>& padLeft)> onPrefill;
 
   // Filled by the generation. Rows that left the running batch together share one piece, which holds only
-  // the slots written by then. Slot s of row b holds rope position s - padLeft[b]; the first
-  // prompts[b].size() + fedTokens[b] valid slots are the row's prompt and generated tokens, any later
-  // slot marked valid holds tokens decoded after the row had finished (to be ignored).
+  // the slots written by then, laid out as prefill.h says: a prompt's shared prefix at the first slots, then
+  // row b's token j at slot padLeft[b] + j, generated tokens included; each piece's slot tables hold every
+  // slot's rope position and validity. The first prompts[b].size() + fedTokens[b] valid slots are the row's
+  // prompt and generated tokens, any later slot marked valid holds tokens decoded after the row had finished
+  // (to be ignored).
   struct Piece {
     std::vector<int64_t> rows;  // the caller's row of each cache row
     std::unique_ptr<KVCache> cache;
@@ -46,8 +48,9 @@ struct GreedyTrace {
   int64_t promptWidth = 0;
 };
 
-// Prompts are left-padded into one batch; a row's rope positions count from its first real token, so each
-// row decodes exactly as it would alone. Rows that finish are dropped from the batch (the cache is compacted
+// Prompts are right-aligned in one cache (prefill.h: their shared prefix runs once, the rest in groups of
+// similar length); a row's rope positions count from its first real token, so each row decodes as it would
+// alone. Rows that finish are dropped from the batch (the cache is compacted
 // when a quarter of the rows have finished), so they stop costing compute; with a trace, the dropped rows'
 // caches are kept in trace->pieces (and with maxNewTokens 0 the prompts are still prefilled). `cancel` is
 // checked between steps.

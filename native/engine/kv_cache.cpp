@@ -63,6 +63,19 @@ void KVCache::placeRows(const KVCache& source, const torch::Tensor& rows) {
   slotValid_.narrow(1, 0, length).index_copy_(0, rows, source.slotValid_);
 }
 
+void KVCache::placeShared(const KVCache& source) {
+  const int64_t length = source.capacity_;
+  TORCH_CHECK(source.batch_ == 1, "KVCache::placeShared: the source has ", source.batch_, " rows, not 1");
+  TORCH_CHECK(length <= capacity_, "KVCache::placeShared: the source's ", length, " slots exceed the capacity ", capacity_);
+  TORCH_CHECK(source.keys_.size() == keys_.size(), "KVCache::placeShared: the source has another number of layers");
+  for (size_t layer = 0; layer < keys_.size(); ++layer) {
+    auto keys = keys_[layer].narrow(2, 0, length);
+    keys.copy_(source.keys_[layer].expand_as(keys));
+    auto values = values_[layer].narrow(2, 0, length);
+    values.copy_(source.values_[layer].expand_as(values));
+  }
+}
+
 KVCache::KVCache(int64_t batch, int64_t capacity) : batch_(batch), capacity_(capacity) {}
 
 }  // namespace greater

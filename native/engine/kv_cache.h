@@ -38,6 +38,9 @@ class KVCache {
   // Writes every row of `source` into batch rows `rows` of this cache (int64 indices, one per source row),
   // slots [0, source.capacity()); keys, values, positions and validity alike. The inverse of copyRows.
   void placeRows(const KVCache& source, const torch::Tensor& rows);
+  // Writes the keys/values of `source`'s single row into slots [0, source.capacity()) of every row (a prefix
+  // all rows share); the slot tables stay as they are.
+  void placeShared(const KVCache& source);
 
  private:
   KVCache(int64_t batch, int64_t capacity);  // no tensors yet: copyRows fills them

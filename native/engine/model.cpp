@@ -80,7 +80,8 @@ torch::Tensor RmsNorm::operator()(const torch::Tensor& x) const {
   return weight * normalized.to(x.scalar_type());
 }
 
-std::shared_ptr<Model> Model::load(const std::string& folder, const std::string& deviceName, const std::string& dtypeName) {
+std::shared_ptr<Model> Model::load(const std::string& folder, const std::string& deviceName, const std::string& dtypeName,
+                                   bool packOutputLayer) {
   std::shared_ptr<Model> m(new Model());
   m->config_ = readModelConfig(folder);
   m->device_ = parseDevice(deviceName);
@@ -181,6 +182,8 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
   }
   m->finalNorm_ = loadNorm("model.norm.weight");
   m->lmHead_ = c.tieWordEmbeddings ? m->embedTokens_ : loadOutputProjection("lm_head.weight");
+  if (packOutputLayer && m->device_.is_cpu() && m->dtype_ == torch::kFloat32 && PackedProjection::available())
+    m->packedLmHead_ = std::make_unique<PackedProjection>(m->lmHead_);
   m->inverseFrequencies_ = inverseFrequencies(c).to(m->device_);
   m->parameterCount_ = count;
   return m;
@@ -302,7 +305,10 @@ torch::Tensor Model::decode(torch::Tensor hidden, const AttentionInputs& attenti
 }
 
 torch::Tensor Model::logits(const torch::Tensor& hidden) const {
-  auto out = at::linear(finalNorm_(hidden), lmHead_);  // [N, vocab]
+  auto normed = finalNorm_(hidden);
+  const bool recordsGradient = at::GradMode::is_enabled() && normed.requires_grad();
+  auto out = packedLmHead_ && !recordsGradient && normed.dim() == 2 ? packedLmHead_->project(normed)
+                                                                     : at::linear(normed, lmHead_);  // [N, vocab]
   if (config_.finalSoftcap) out = softcap(out, *config_.finalSoftcap);
   return out;
 }

@@ -13,6 +13,7 @@
 
 #include "engine/config.h"
 #include "engine/kv_cache.h"
+#include "engine/packed_projection.h"
 
 namespace greater {
 
@@ -52,8 +53,10 @@ struct AttentionInputs {
 class Model {
  public:
   // device: "cpu", "cuda", "cuda:N". dtype: "float32", "bfloat16", "float16", or "" for the default
-  // (bfloat16 on CUDA, float32 on CPU).
-  static std::shared_ptr<Model> load(const std::string& folder, const std::string& device, const std::string& dtype);
+  // (bfloat16 on CUDA, float32 on CPU). packOutputLayer: on the CPU in float32, run lm_head without gradient
+  // on a packed copy of its weight (see logits()); false saves that copy's memory.
+  static std::shared_ptr<Model> load(const std::string& folder, const std::string& device, const std::string& dtype,
+                                     bool packOutputLayer = true);
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
@@ -86,8 +89,11 @@ class Model {
   torch::Tensor decode(torch::Tensor hidden, const AttentionInputs& attention, KVCache* cache, int64_t cacheOffset) const;
 
   // Final norm + lm_head (+ final soft-capping) for selected hidden states [N, hidden] -> logits [N, vocab]
-  // in the compute dtype.
+  // in the compute dtype. On the CPU in float32, when no gradient is recorded, lm_head runs as oneDNN's inner
+  // product on a packed copy of its weight (see packed_projection.h), made on the first such call.
   torch::Tensor logits(const torch::Tensor& hidden) const;
+  // Whether logits() uses the packed copy.
+  bool outputLayerPacked() const { return packedLmHead_ != nullptr; }
 
   std::unique_ptr<KVCache> makeCache(int64_t batch, int64_t capacity) const;
 
@@ -109,6 +115,7 @@ class Model {
   // [vocab, hidden]. On the CPU the transposed view of a contiguous [hidden, vocab] matrix, so that
   // at::linear's x . lmHead_^T is a no-transpose sgemm; on CUDA contiguous [vocab, hidden].
   torch::Tensor lmHead_;
+  std::unique_ptr<PackedProjection> packedLmHead_;  // CPU float32 only, when the oneDNN ops are there
   torch::Tensor inverseFrequencies_;  // [head_dim / 2] float32
 };
 

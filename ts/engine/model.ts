@@ -67,7 +67,7 @@ type GenerationHandle = { readonly __brand: "GenerationHandle" };
 
 /** The native functions this file uses (registered by native/addon/model_binding.cpp). */
 interface ModelBinding {
-  loadModel(path: string, device: string, dtype: string): Promise<ModelHandle>;
+  loadModel(path: string, device: string, dtype: string, packOutputLayer: boolean): Promise<ModelHandle>;
   modelInfo(handle: ModelHandle): ModelInfo;
   disposeModel(handle: ModelHandle): void;
   createCancelToken(): CancelToken;
@@ -131,7 +131,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const binding = modelBinding();
   const folder = resolvePath(path);
   try {
-    const handle = await binding.loadModel(folder, options.device ?? "cpu", options.dtype ?? "");
+    const handle = await binding.loadModel(folder, options.device ?? "cpu", options.dtype ?? "", options.packOutputLayer ?? true);
     return new Model(binding, handle);
   } catch (e) {
     throw toEngineError(e);

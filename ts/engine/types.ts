@@ -15,6 +15,13 @@ export interface LoadOptions {
   device?: string;
   /** Compute dtype. Default: bfloat16 on CUDA, float32 on CPU. */
   dtype?: DType;
+  /**
+   * On the CPU in float32: run lm_head, wherever no gradient is taken (generation, scoring, log-probs), as
+   * oneDNN's inner product on a copy of its weight packed once, on first use. About 1.5-2x faster than MKL's
+   * sgemm at 9-64 rows; costs one more vocab x hidden float32 matrix (500 MiB for a 128k x 1024 output
+   * layer). Default true; ignored elsewhere.
+   */
+  packOutputLayer?: boolean;
 }
 
 export interface ModelInfo {
@@ -30,6 +37,8 @@ export interface ModelInfo {
   dtype: DType;
   device: string;
   parameterCount: number;
+  /** Whether lm_head runs on a packed copy where no gradient is taken (LoadOptions.packOutputLayer). */
+  outputLayerPacked: boolean;
   /** End-of-sequence ids from generation_config.json (else config.json). */
   eosTokenIds: number[];
   bosTokenId: number | null;
