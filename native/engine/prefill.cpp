@@ -10,10 +10,11 @@
 namespace greater {
 
 namespace {
-// What one more group costs, in padded tokens. On the CPU a token of the 35M bench model costs ~0.1 ms in a
-// batched prefill, and a group's fixed work (~100 op dispatches, copying its rows' cache slots) a few ms. On a
-// GPU a group is one more pass over all the weights (an 8B bf16 model: ~5 ms at 3 TB/s), the time of hundreds
-// of tokens in a large batch.
+// What one more group costs, in padded tokens. On the CPU, with the bench's 50 navigate prompts (63-102 tokens) on
+// the 35M bench model, 256 gave the fastest prefill (median 310 ms, against 340-370 ms for 32 and for a single
+// group): besides its rows' cache copies, a group pays per-op dispatch and thread wake-ups that a batch of
+// small tokens does not amortise. On a GPU a group is one more pass over all the weights (an 8B bf16 model:
+// ~5 ms at 3 TB/s), the time of hundreds of tokens in a large batch (not measured yet).
 int64_t groupCostTokens(const torch::Device& device) {
   if (const char* text = std::getenv("GREATER_PREFILL_GROUP_COST")) {
     char* end = nullptr;
@@ -22,7 +23,7 @@ int64_t groupCostTokens(const torch::Device& device) {
       throw std::invalid_argument("GREATER_PREFILL_GROUP_COST=\"" + std::string(text) + "\" is not a number of tokens >= 0");
     return parsed;
   }
-  return device.is_cuda() ? 512 : 32;
+  return device.is_cuda() ? 512 : 256;
 }
 
 // Splits rows sorted by decreasing length into consecutive groups, minimising the sum over groups of
