@@ -2,7 +2,10 @@
 # The GPU checks in one pass, for a CUDA machine lent for a short while (`npm run check:gpu -- [bench options]`):
 #   1. build the CUDA addon against the machine's own torch (LIBTORCH, else python3's torch), all cores;
 #   2. the CUDA tests (test/engine/cuda.test.ts: parity with transformers, generation, gradients, bf16, OOM);
-#   3. the GPU bench, stopped after GREATER_GPU_BENCH_SECONDS (default 420) so that a lease's end never cuts
+#   3. a profile of greedy generation on the 1B model at batch 1 and 50 (bench/profile.mjs): where each step's
+#      time goes, per op and per CUDA kernel; traces and summaries in GREATER_PROFILE_OUT (default
+#      bench/.work/profiles), the top of each summary printed;
+#   4. the GPU bench, stopped after GREATER_GPU_BENCH_SECONDS (default 420) so that a lease's end never cuts
 #      the output off; bench options default to the 1B model with 128-token steps (what fits a 15-minute lease).
 # Each stage prints its own timing; a failing stage stops the script with its exit code.
 set -euo pipefail
@@ -32,6 +35,11 @@ node -e 'import("./dist/index.js").then((m) => { const i = m.engineInfo(); conso
 
 stage "CUDA tests"
 node node_modules/vitest/vitest.mjs run test/engine/cuda.test.ts
+
+stage "profile generation on gpu-1b"
+# A diagnosis, not a figure: its failure is reported and the bench still runs.
+timeout --signal=TERM 180 node bench/profile.mjs --profile gpu-1b --out "${GREATER_PROFILE_OUT:-bench/.work/profiles}" ||
+  echo "gpu-check: the profile failed or ran past 180 s (exit $?); going on to the bench" >&2
 
 stage "GPU bench"
 bench_args=("$@")

@@ -5,6 +5,8 @@
 #include <napi.h>
 #include <c10/util/Exception.h>
 
+#include "engine/profiling.h"
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,8 +19,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Work = std::function<Result()>;
   using Convert = std::function<Napi::Value(Napi::Env, Result&)>;
 
-  PromiseWorker(Napi::Env env, Work work, Convert convert)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
+  PromiseWorker(Napi::Env env, std::string name, Work work, Convert convert)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), name_(std::move(name)),
         work_(std::move(work)), convert_(std::move(convert)) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -26,6 +28,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
+      OperationProfile profile(name_);  // only with GREATER_PROFILE_DIR set
       result_ = std::make_unique<Result>(work_());
     } catch (const c10::OutOfMemoryError& e) {
       errorCode_ = "OUT_OF_MEMORY";
@@ -56,17 +59,19 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
+  std::string name_;
   Work work_;
   Convert convert_;
   std::unique_ptr<Result> result_;
   std::string errorCode_;
 };
 
-// Queues `work` on libuv's thread pool and returns the Promise it will settle.
+// Queues `work` (the operation `name`, as profiles name it) on libuv's thread pool and returns the Promise it
+// will settle.
 template <typename Result>
-Napi::Promise runAsync(Napi::Env env, typename PromiseWorker<Result>::Work work,
+Napi::Promise runAsync(Napi::Env env, std::string name, typename PromiseWorker<Result>::Work work,
                        typename PromiseWorker<Result>::Convert convert) {
-  auto* worker = new PromiseWorker<Result>(env, std::move(work), std::move(convert));
+  auto* worker = new PromiseWorker<Result>(env, std::move(name), std::move(work), std::move(convert));
   auto promise = worker->Promise();
   worker->Queue();  // libuv owns and deletes the worker after OnOK/OnError
   return promise;

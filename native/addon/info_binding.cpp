@@ -36,7 +36,7 @@ static Napi::Value MatmulChecksumJs(const Napi::CallbackInfo& info) {
   const int64_t size = info[0].As<Napi::Number>().Int64Value();
   const uint64_t seed = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
   return runAsync<double>(
-      env, [size, seed] { return greater::matmulChecksum(size, seed); },
+      env, "matmulChecksum", [size, seed] { return greater::matmulChecksum(size, seed); },
       [](Napi::Env env, double& v) -> Napi::Value { return Napi::Number::New(env, v); });
 }
 

@@ -159,7 +159,7 @@ Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   const std::string dtype = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
   const bool packOutputLayer = info.Length() <= 3 || !info[3].IsBoolean() || info[3].As<Napi::Boolean>().Value();
   return runAsync<std::shared_ptr<Model>>(
-      env, releasingMemoryOnOom([path, device, dtype, packOutputLayer] { return Model::load(path, device, dtype, packOutputLayer); }),
+      env, "loadModel", releasingMemoryOnOom([path, device, dtype, packOutputLayer] { return Model::load(path, device, dtype, packOutputLayer); }),
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {
         auto handle = Napi::External<ModelHandle>::New(env, new ModelHandle{model},
                                                        [](Napi::Env, ModelHandle* h) { delete h; });
@@ -234,7 +234,7 @@ Napi::Value LogProbsJs(const Napi::CallbackInfo& info) {
   if (has(r, "targets")) request.targets = raggedArg(r, "targets", op);
   request.full = has(r, "full") && r.Get("full").ToBoolean().Value();
   return runAsync<LogProbsResult>(
-      info.Env(), releasingMemoryOnOom([model, request, cancel] { return computeLogProbs(*model, request, cancel.get()); }),
+      info.Env(), "logits", releasingMemoryOnOom([model, request, cancel] { return computeLogProbs(*model, request, cancel.get()); }),
       [](Napi::Env env, LogProbsResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("positions", raggedValue(env, result.positions));
@@ -273,7 +273,7 @@ Napi::Value GenerateJs(const Napi::CallbackInfo& info) {
   auto cancel = cancelArg(info, 2);
   GenerateRequest request = generateRequestArg(r, op);
   return runAsync<GenerateResult>(
-      info.Env(), releasingMemoryOnOom([model, request, cancel] { return generateGreedy(*model, request, cancel.get()); }),
+      info.Env(), "generate", releasingMemoryOnOom([model, request, cancel] { return generateGreedy(*model, request, cancel.get()); }),
       [](Napi::Env env, GenerateResult& result) -> Napi::Value { return generateResultValue(env, result); });
 }
 
@@ -288,7 +288,7 @@ Napi::Value GenerateRetainingJs(const Napi::CallbackInfo& info) {
   auto promptSpans = spansArg(r, "promptSpans", op);
   std::weak_ptr<Model> owner = model;
   return runAsync<std::shared_ptr<RetainedGeneration>>(
-      info.Env(),
+      info.Env(), "generateForScoring",
       releasingMemoryOnOom([model, request, promptSpans, cancel] {
         return std::make_shared<RetainedGeneration>(generateRetaining(*model, request, promptSpans, cancel.get()));
       }),
@@ -324,7 +324,7 @@ Napi::Value ScoreContinuationsJs(const Napi::CallbackInfo& info) {
   // Taken from the handle here, on the JS thread: the caches are used once, and freed when the work ends.
   std::shared_ptr<RetainedGeneration> generation = std::move(handle->generation);
   return runAsync<ContinuationScores>(
-      info.Env(),
+      info.Env(), "scoreContinuations",
       releasingMemoryOnOom([model, generation, request, cancel] {
         return scoreContinuations(*model, *generation, request, cancel.get());
       }),
@@ -360,7 +360,7 @@ Napi::Value TopCandidatesJs(const Napi::CallbackInfo& info) {
   if (has(r, "disallowedIds")) request.disallowedIds = intVector(r, "disallowedIds", op);
   if (has(r, "exclude")) request.exclude = raggedArg(r, "exclude", op);
   return runAsync<TokenRows>(
-      info.Env(), releasingMemoryOnOom([model, request, cancel] { return topCandidates(*model, request, cancel.get()); }),
+      info.Env(), "topCandidates", releasingMemoryOnOom([model, request, cancel] { return topCandidates(*model, request, cancel.get()); }),
       [](Napi::Env env, TokenRows& rows) -> Napi::Value { return raggedValue(env, rows); });
 }
 
@@ -378,7 +378,7 @@ Napi::Value OneHotGradientJs(const Napi::CallbackInfo& info) {
   request.temperature = numberArg(r, "temperature", op);
   request.controlWeight = numberArg(r, "controlWeight", op);
   return runAsync<GradientResult>(
-      info.Env(), releasingMemoryOnOom([model, request, cancel] { return oneHotGradient(*model, request, cancel.get()); }),
+      info.Env(), "oneHotGradient", releasingMemoryOnOom([model, request, cancel] { return oneHotGradient(*model, request, cancel.get()); }),
       [](Napi::Env env, GradientResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("candidateCount", Napi::Number::New(env, static_cast<double>(result.candidateCount)));
@@ -400,7 +400,7 @@ Napi::Value ScoreAnswersJs(const Napi::CallbackInfo& info) {
   request.answerSpans = spansArg(r, "answerSpans", op);
   request.promptSpans = spansArg(r, "promptSpans", op);
   return runAsync<ScoreResult>(
-      info.Env(), releasingMemoryOnOom([model, request, cancel] { return scoreAnswers(*model, request, cancel.get()); }),
+      info.Env(), "scoreAnswers", releasingMemoryOnOom([model, request, cancel] { return scoreAnswers(*model, request, cancel.get()); }),
       [](Napi::Env env, ScoreResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("answerLoss", floatArray(env, result.answerLoss));
