@@ -41,7 +41,9 @@ export const PROFILES = {
     trainSize: 50,
     stepTokens: 64,
     generate: [1, 9, 50].map((batch) => ({ name: `generate_b${batch}`, batch, newTokens: CPU_GENERATION_TOKENS })),
-    iterations: { forward: 3, generate: 3, gradient: 2 },
+    // Generation: 7 calls per figure. On this 2-core VM one call of the same generation varies by up to ±15 % from
+    // the next, so the median of 3 moved the batch-50 ratio by ±0.15 between runs; 7 cost ~30 s more in all.
+    iterations: { forward: 3, generate: 7, gradient: 2 },
     warmup: true,
     loadRepeats: 3,
     stepRepeats: 2,
