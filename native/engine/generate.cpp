@@ -34,7 +34,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
   const int64_t promptWidth = layout.width;
   // The last new token is never fed back, so the cache needs promptWidth + maxNewTokens - 1 slots.
   const int64_t capacity = promptWidth + std::max<int64_t>(request.maxNewTokens - 1, 0);
-  auto cache = model.makeCache(batch, capacity);
+  auto cache = model.makeCache(batch, capacity);  // its rows in layout.order (rowOf below)
   setSlotTables(*cache, layout);
 
   std::function<void(const torch::Tensor&)> onPrefillHidden;
@@ -46,11 +46,10 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
     if (trace->onPrefill) onPrefillHidden = [&](const torch::Tensor& hidden) { trace->onPrefill(hidden, layout.padLeft); };
   }
   // Every row's last prompt token sits at slot promptWidth - 1; generated tokens follow from there.
-  auto last = prefill(model, prompts, layout, *cache, onPrefillHidden, cancel, op);  // [batch, hidden]
+  auto last = prefill(model, prompts, layout, *cache, onPrefillHidden, cancel, op);  // [batch, hidden], cache order
   auto next = rowArgmax(model.logits(last));                                        // [batch]
 
-  std::vector<int64_t> rowOf(batch);  // cache row -> caller's row
-  for (int64_t b = 0; b < batch; ++b) rowOf[b] = b;
+  std::vector<int64_t> rowOf = layout.order;  // cache row -> caller's row
   for (int64_t step = 0;; ++step) {
     auto chosen = next.to(torch::kCPU);
     const int64_t* chosenData = chosen.data_ptr<int64_t>();

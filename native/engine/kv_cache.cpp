@@ -63,6 +63,19 @@ void KVCache::placeRows(const KVCache& source, const torch::Tensor& rows) {
   slotValid_.narrow(1, 0, length).index_copy_(0, rows, source.slotValid_);
 }
 
+std::unique_ptr<KVCache> KVCache::rowsView(int64_t start, int64_t rows) {
+  TORCH_CHECK(start >= 0 && rows >= 0 && start + rows <= batch_, "KVCache::rowsView: rows [", start, ", ", start + rows,
+              ") exceed the batch of ", batch_);
+  std::unique_ptr<KVCache> out(new KVCache(rows, capacity_));
+  for (size_t layer = 0; layer < keys_.size(); ++layer) {
+    out->keys_.push_back(keys_[layer].narrow(0, start, rows));
+    out->values_.push_back(values_[layer].narrow(0, start, rows));
+  }
+  out->slotPositions_ = slotPositions_.narrow(0, start, rows);
+  out->slotValid_ = slotValid_.narrow(0, start, rows);
+  return out;
+}
+
 void KVCache::placeShared(const KVCache& source) {
   const int64_t length = source.capacity_;
   TORCH_CHECK(source.batch_ == 1, "KVCache::placeShared: the source has ", source.batch_, " rows, not 1");

@@ -38,6 +38,9 @@ class KVCache {
   // Writes every row of `source` into batch rows `rows` of this cache (int64 indices, one per source row),
   // slots [0, source.capacity()); keys, values, positions and validity alike. The inverse of copyRows.
   void placeRows(const KVCache& source, const torch::Tensor& rows);
+  // A cache over batch rows [start, start + rows) of this one that shares its memory: what is written through
+  // it lands here. Its slot tables are views too.
+  std::unique_ptr<KVCache> rowsView(int64_t start, int64_t rows);
   // Writes the keys/values of `source`'s single row into slots [0, source.capacity()) of every row (a prefix
   // all rows share); the slot tables stay as they are.
   void placeShared(const KVCache& source);

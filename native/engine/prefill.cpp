@@ -26,24 +26,22 @@ int64_t groupCostTokens(const torch::Device& device) {
   return device.is_cuda() ? 512 : 256;
 }
 
-// Splits rows sorted by decreasing length into consecutive groups, minimising the sum over groups of
-// (rows x the group's first length) + cost: the padded tokens of every group plus a price per group.
-std::vector<std::vector<int64_t>> planGroups(const std::vector<int64_t>& order, const std::vector<int64_t>& lengths, int64_t cost) {
-  const int64_t n = static_cast<int64_t>(order.size());
+// Splits rows sorted by decreasing length into runs, minimising the sum over runs of (rows x the run's first
+// length) + cost: the padded tokens of every group plus a price per group. Returns the runs' first rows and n.
+std::vector<int64_t> planGroups(const std::vector<int64_t>& sortedLengths, int64_t cost) {
+  const int64_t n = static_cast<int64_t>(sortedLengths.size());
   std::vector<int64_t> best(n + 1, std::numeric_limits<int64_t>::max()), start(n + 1, 0);
   best[0] = 0;
   for (int64_t end = 1; end <= n; ++end)
     for (int64_t first = 0; first < end; ++first) {
-      const int64_t total = best[first] + (end - first) * lengths[order[first]] + cost;
+      const int64_t total = best[first] + (end - first) * sortedLengths[first] + cost;
       if (total < best[end]) best[end] = total, start[end] = first;
     }
-  std::vector<std::vector<int64_t>> groups;
-  for (int64_t end = n; end > 0; end = start[end]) {
-    std::vector<int64_t> rows(order.begin() + start[end], order.begin() + end);
-    std::sort(rows.begin(), rows.end());  // a group of every row is then the cache itself, in order
-    groups.insert(groups.begin(), std::move(rows));
-  }
-  return groups;
+  std::vector<int64_t> starts;
+  for (int64_t end = n; end > 0; end = start[end]) starts.push_back(start[end]);
+  std::reverse(starts.begin(), starts.end());
+  starts.push_back(n);
+  return starts;
 }
 }  // namespace
 
@@ -65,20 +63,24 @@ PromptLayout planPromptLayout(const TokenRows& prompts, const torch::Device& dev
     layout.padLeft.push_back(layout.width - length);
     suffixLengths[b] = length - layout.sharedPrefix;
   }
-  std::vector<int64_t> order(batch);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return suffixLengths[a] > suffixLengths[b]; });
-  layout.groups = planGroups(order, suffixLengths, groupCostTokens(device));
+  layout.order.resize(batch);
+  std::iota(layout.order.begin(), layout.order.end(), 0);
+  std::stable_sort(layout.order.begin(), layout.order.end(), [&](int64_t a, int64_t b) { return suffixLengths[a] > suffixLengths[b]; });
+  std::vector<int64_t> sortedLengths;
+  for (int64_t b : layout.order) sortedLengths.push_back(suffixLengths[b]);
+  layout.groupStarts = planGroups(sortedLengths, groupCostTokens(device));
   return layout;
 }
 
 void setSlotTables(KVCache& cache, const PromptLayout& layout) {
   const auto device = cache.slotPositions().device();
-  auto padLeft = longTensor(layout.padLeft, device).unsqueeze(1);                                          // [batch, 1]
+  std::vector<int64_t> padLeft;  // per cache row
+  for (int64_t b : layout.order) padLeft.push_back(layout.padLeft[b]);
+  auto rowPadLeft = longTensor(padLeft, device).unsqueeze(1);                                                          // [batch, 1]
   auto slots = torch::arange(cache.capacity(), torch::TensorOptions().dtype(torch::kInt64).device(device)).unsqueeze(0);  // [1, capacity]
-  auto inPrefix = slots < layout.sharedPrefix;                                                             // [1, capacity]
-  cache.slotPositions() = torch::where(inPrefix, slots, (slots - padLeft).clamp_min(0));                  // [batch, capacity]
-  cache.slotValid() = inPrefix | (slots >= padLeft + layout.sharedPrefix);                                 // [batch, capacity]
+  auto inPrefix = slots < layout.sharedPrefix;                                                                         // [1, capacity]
+  cache.slotPositions() = torch::where(inPrefix, slots, (slots - rowPadLeft).clamp_min(0));                           // [batch, capacity]
+  cache.slotValid() = inPrefix | (slots >= rowPadLeft + layout.sharedPrefix);                                          // [batch, capacity]
 }
 
 torch::Tensor prefill(const Model& model, const TokenRows& prompts, const PromptLayout& layout, KVCache& cache,
@@ -100,27 +102,25 @@ torch::Tensor prefill(const Model& model, const TokenRows& prompts, const Prompt
     cache.placeShared(*prefixCache);
   }
 
-  torch::Tensor last, all;  // [batch, hidden]; with onHidden [batch, width, hidden]
-  for (const auto& group : layout.groups) {
+  torch::Tensor last, all;  // [batch, hidden] in cache order; with onHidden [batch, width, hidden] in prompt order
+  for (size_t g = 0; g + 1 < layout.groupStarts.size(); ++g) {
     throwIfCancelled(cancel, op);
+    const int64_t first = layout.groupStarts[g], rows = layout.groupStarts[g + 1] - first;
+    const std::vector<int64_t> members(layout.order.begin() + first, layout.order.begin() + first + rows);
     TokenRows suffixes;
-    for (int64_t b : group) suffixes.emplace_back(prompts[b].begin() + shared, prompts[b].end());
+    for (int64_t b : members) suffixes.emplace_back(prompts[b].begin() + shared, prompts[b].end());
     const int64_t groupWidth = maxLength(suffixes);
     const int64_t offset = width - groupWidth;  // every row's last token sits at slot width - 1
     const PaddedTokens padded = padRows(suffixes, groupWidth, /*left=*/true, device);
-    const auto rows = longTensor(group, device);
-    // A group of some rows runs on a copy of their cache rows (the shared prefix included) and is put back.
-    std::unique_ptr<KVCache> groupCache = static_cast<int64_t>(group.size()) == batch ? nullptr : cache.copyRows(rows, width);
-    KVCache& target = groupCache ? *groupCache : cache;
-    auto attention = model.attentionInputs(padded.positions + shared, offset, target.slotPositions().narrow(1, 0, width),
-                                           target.slotValid().narrow(1, 0, width));
-    auto hidden = model.decode(model.embed(padded.ids), attention, &target, offset);  // [rows, groupWidth, hidden]
-    if (groupCache) cache.placeRows(*groupCache, rows);
+    auto view = cache.rowsView(first, rows);
+    auto attention = model.attentionInputs(padded.positions + shared, offset, view->slotPositions().narrow(1, 0, width),
+                                           view->slotValid().narrow(1, 0, width));
+    auto hidden = model.decode(model.embed(padded.ids), attention, view.get(), offset);  // [rows, groupWidth, hidden]
     if (!last.defined()) last = torch::empty({batch, hidden.size(2)}, hidden.options());
-    last.index_copy_(0, rows, hidden.select(1, groupWidth - 1));
+    last.narrow(0, first, rows).copy_(hidden.select(1, groupWidth - 1));
     if (onHidden) {
       if (!all.defined()) all = torch::zeros({batch, width, hidden.size(2)}, hidden.options());
-      all.narrow(1, offset, groupWidth).index_copy_(0, rows, hidden);
+      all.narrow(1, offset, groupWidth).index_copy_(0, longTensor(members, device), hidden);
     }
   }
   if (onHidden) {
