@@ -177,8 +177,9 @@ export class Model implements LanguageModel, AsyncDisposable {
   }
 
   /**
-   * Greedy decoding of a ragged batch (each prompt >= 1 token; rows are left-padded internally and each row's
-   * positions count from its first token, so a row generates exactly what it would alone). A row ends at the
+   * Greedy decoding of a ragged batch (each prompt >= 1 token). The tokens all prompts start with are run once
+   * and shared; the rest runs in groups of rows of similar length. Each row's positions count from its first
+   * token, so a row generates what it would alone (up to float rounding in near-ties). A row ends at the
    * first stop token (info.eosTokenIds unless ignoreEos, plus stopTokenIds), which is not returned, or after
    * maxNewTokens tokens. Finished rows are dropped from the running batch. options.signal stops a queued call
    * at once and a running one between decode steps (EngineError code "ABORTED", cause = signal.reason).
