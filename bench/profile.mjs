@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadModel, setThreads } from "../dist/index.js";
 import { ensureModel } from "./lib/model.mjs";
-import { PROFILES } from "./lib/options.mjs";
+import { PROFILES, positiveInteger } from "./lib/options.mjs";
 
 const USAGE = `usage: node bench/profile.mjs [--profile NAME] [--model DIR] [--device DEV] [--batches 1,50]
                               [--prompt-tokens N] [--tokens N] [--threads N] [--out DIR]
@@ -53,9 +53,11 @@ if (values.help) {
 }
 
 const positive = (name) => {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a whole number >= 1, got ${JSON.stringify(values[name])}`);
-  return n;
+  try {
+    return positiveInteger(`--${name}`, values[name]);
+  } catch (e) {
+    fail(e.message);
+  }
 };
 const batches = values.batches.split(",").map((text) => {
   const n = Number(text);

@@ -83,6 +83,13 @@ export const PROFILES = {
   ),
 };
 
+/** A flag's text as a whole number >= 1; otherwise an Error naming the flag and what it got. */
+export function positiveInteger(flag, text) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${text}`);
+  return n;
+}
+
 export function parseOptions(argv, root) {
   const { values } = parseArgs({
     args: argv,
@@ -106,16 +113,12 @@ export function parseOptions(argv, root) {
     strict: true,
   });
   if (values.help) return { help: true };
-  const threads = Number(values.threads);
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got ${values.threads}`);
+  const threads = positiveInteger("--threads", values.threads);
   if (values.quick && values.gpu) throw new Error("--quick and --gpu exclude each other");
   const bandwidth = values.bandwidth === undefined ? null : Number(values.bandwidth);
   if (bandwidth !== null && !(bandwidth > 0)) throw new Error(`--bandwidth must be a positive number of GB/s, got ${values.bandwidth}`);
 
-  const stepTokens = values["step-tokens"] === undefined ? null : Number(values["step-tokens"]);
-  if (stepTokens !== null && !(Number.isInteger(stepTokens) && stepTokens >= 1)) {
-    throw new Error(`--step-tokens must be a positive integer, got ${values["step-tokens"]}`);
-  }
+  const stepTokens = values["step-tokens"] === undefined ? null : positiveInteger("--step-tokens", values["step-tokens"]);
 
   const profileNames = values.gpu ? (values.models ?? "gpu-1b,gpu-8b").split(",") : [values.quick ? "quick" : "cpu-35m"];
   for (const name of profileNames) {

@@ -46,7 +46,7 @@ class KVCache {
   void placeShared(const KVCache& source);
 
  private:
-  KVCache(int64_t batch, int64_t capacity);  // no tensors yet: copyRows fills them
+  KVCache(int64_t batch, int64_t capacity);  // no tensors yet: copyRows and rowsView fill them
   int64_t batch_;
   int64_t capacity_;
   std::vector<torch::Tensor> keys_;

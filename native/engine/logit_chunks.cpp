@@ -6,11 +6,11 @@
 
 #include <ATen/Parallel.h>
 
+#include "engine/env_setting.h"
+
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
-#include <string>
 
 namespace greater {
 
@@ -41,14 +41,8 @@ int64_t firstIndexOf(const float* row, int64_t width, float value) {
 }  // namespace
 
 int64_t logitRowsPerChunk(int64_t vocab) {
-  int64_t bytes = kDefaultLogitChunkBytes;
-  if (const char* text = std::getenv("GREATER_LOGIT_CHUNK_BYTES")) {
-    char* end = nullptr;
-    const long long parsed = std::strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || parsed <= 0)
-      throw std::invalid_argument("GREATER_LOGIT_CHUNK_BYTES=\"" + std::string(text) + "\" is not a positive number of bytes");
-    bytes = parsed;
-  }
+  const int64_t bytes =
+      integerSetting("GREATER_LOGIT_CHUNK_BYTES", 1, "a positive number of bytes").value_or(kDefaultLogitChunkBytes);
   return std::max<int64_t>(1, bytes / (vocab * static_cast<int64_t>(sizeof(float))));
 }
 

@@ -10,25 +10,25 @@ namespace {
 // The ops are registered by libtorch_cpu under the `mkldnn` namespace and have no C++ API of their own, so
 // they are called boxed: that needs only their schema, which has been stable across the libtorch versions
 // we build against, and not the exact C++ types of their kernels.
-const c10::OperatorHandle* findOp(const char* name) {
+std::optional<c10::OperatorHandle> findOp(const char* name) {
   auto handle = c10::Dispatcher::singleton().findSchema({name, ""});
-  if (!handle || !handle->hasKernelForDispatchKey(c10::DispatchKey::CPU)) return nullptr;
-  return new c10::OperatorHandle(*handle);  // one per op, for the process's lifetime, like the dispatcher's table
+  if (handle && !handle->hasKernelForDispatchKey(c10::DispatchKey::CPU)) return std::nullopt;
+  return handle;
 }
 
-const c10::OperatorHandle* reorderOp() {
-  static const c10::OperatorHandle* op = findOp("mkldnn::_reorder_linear_weight");
+const std::optional<c10::OperatorHandle>& reorderOp() {
+  static const auto op = findOp("mkldnn::_reorder_linear_weight");
   return op;
 }
 
-const c10::OperatorHandle* linearOp() {
-  static const c10::OperatorHandle* op = findOp("mkldnn::_linear_pointwise");
+const std::optional<c10::OperatorHandle>& linearOp() {
+  static const auto op = findOp("mkldnn::_linear_pointwise");
   return op;
 }
 }  // namespace
 
 bool PackedProjection::available() {
-  return at::hasMKLDNN() && reorderOp() != nullptr && linearOp() != nullptr;
+  return at::hasMKLDNN() && reorderOp() && linearOp();
 }
 
 torch::Tensor PackedProjection::project(const torch::Tensor& x) const {

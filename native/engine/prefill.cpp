@@ -1,11 +1,11 @@
 #include "engine/prefill.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <limits>
 #include <numeric>
-#include <stdexcept>
 #include <string>
+
+#include "engine/env_setting.h"
 
 namespace greater {
 
@@ -16,14 +16,7 @@ namespace {
 // small tokens does not amortise. On a GPU a group is one more pass over all the weights (an 8B bf16 model:
 // ~5 ms at 3 TB/s), the time of hundreds of tokens in a large batch (not measured yet).
 int64_t groupCostTokens(const torch::Device& device) {
-  if (const char* text = std::getenv("GREATER_PREFILL_GROUP_COST")) {
-    char* end = nullptr;
-    const long long parsed = std::strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || parsed < 0)
-      throw std::invalid_argument("GREATER_PREFILL_GROUP_COST=\"" + std::string(text) + "\" is not a number of tokens >= 0");
-    return parsed;
-  }
-  return device.is_cuda() ? 512 : 256;
+  return integerSetting("GREATER_PREFILL_GROUP_COST", 0, "a number of tokens >= 0").value_or(device.is_cuda() ? 512 : 256);
 }
 
 // Splits rows sorted by decreasing length into runs, minimising the sum over runs of (rows x the run's first
