@@ -3,7 +3,7 @@
 // machines the project is lent run it).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineError, engineInfo, loadModel, type Model } from "../../ts/index.js";
-import { maxAbsDifference, modelPath, readReference, referenceModels, relativeError, spans, type Reference } from "./helpers/fixtures.js";
+import { maxAbsDifference, modelPath, readReference, referenceModels, relativeError, gradientArgs, spans, type Reference } from "./helpers/fixtures.js";
 
 const cuda = engineInfo().cudaAvailable;
 
@@ -45,15 +45,7 @@ describe.skipIf(!cuda).each(referenceModels.map((name) => ({ name })))("$name on
 
   it("computes the one-hot gradients and losses of transformers and of the CPU engine", async () => {
     const g = ref.gradient;
-    const request = {
-      sequences: g.sequences,
-      positions: g.positions,
-      candidates: g.candidates,
-      answerSpans: spans(g.answerSpans),
-      promptSpans: spans(g.promptSpans),
-      temperature: g.temperature,
-      controlWeight: g.controlWeight,
-    };
+    const request = gradientArgs(ref);
     const [onGpu, onCpu] = [await gpu.oneHotGradient(request), await cpu.oneHotGradient(request)];
     g.gradients.forEach((expected, b) => {
       expect(relativeError(onGpu.gradients[b], expected)).toBeLessThanOrEqual(1e-2);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineError, engineInfo, loadModel, type Model } from "../../ts/index.js";
 import { BrokenModels, editJson, readSafetensors, writeSafetensors } from "./helpers/broken-models.js";
-import { modelPath, readReference } from "./helpers/fixtures.js";
+import { gradientArgs, modelPath, readReference } from "./helpers/fixtures.js";
 
 async function loadError(folder: string, options = {}): Promise<EngineError> {
   const error = await loadModel(folder, options).then(
@@ -203,15 +203,7 @@ describe("bad arguments", () => {
 
   it("name the argument in oneHotGradient and scoreAnswers", async () => {
     const g = ref.gradient;
-    const base = {
-      sequences: g.sequences,
-      positions: g.positions,
-      candidates: g.candidates,
-      answerSpans: g.answerSpans.map(([start, end]) => ({ start, end })),
-      promptSpans: g.promptSpans.map(([start, end]) => ({ start, end })),
-      temperature: 0.2,
-      controlWeight: 0.2,
-    };
+    const base = { ...gradientArgs(ref), temperature: 0.2, controlWeight: 0.2 };
     const current = g.sequences[1][g.positions[1]];
     await rejects(
       model.oneHotGradient({ ...base, candidates: g.candidates.filter((c) => c !== current) }),

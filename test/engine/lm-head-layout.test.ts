@@ -4,7 +4,7 @@
 // transformers' (tools/make_tiny_models.py recorded the references).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel, type Model } from "../../ts/index.js";
-import { maxAbsDifference, modelPath, readReference, relativeError, spans, type Reference } from "./helpers/fixtures.js";
+import { maxAbsDifference, modelPath, readReference, relativeError, gradientArgs, type Reference } from "./helpers/fixtures.js";
 
 // Tied (one shared matrix), untied (lm_head transposed, embedding kept by rows), sharded, Gemma2 (tied, scaled
 // embeddings, final soft-capping) and bf16 weights converted to float32 on the way into the view.
@@ -37,15 +37,7 @@ describe.each(cases)("$name: transposed lm_head on the CPU", ({ name, reference 
   it("gathers every token's embedding row: one-hot gradients over the whole vocabulary agree with the reference's candidates", async () => {
     const g = ref.gradient;
     const vocabulary = Array.from({ length: model.info.vocabSize }, (_, id) => id);
-    const out = await model.oneHotGradient({
-      sequences: g.sequences,
-      positions: g.positions,
-      candidates: vocabulary,
-      answerSpans: spans(g.answerSpans),
-      promptSpans: spans(g.promptSpans),
-      temperature: g.temperature,
-      controlWeight: g.controlWeight,
-    });
+    const out = await model.oneHotGradient({ ...gradientArgs(ref), candidates: vocabulary });
     // d L / d onehot[c] = (d L / d embedding) . E[c]: the reference's candidates read the same entries.
     g.gradients.forEach((expected, b) => {
       expect(out.gradients[b]).toHaveLength(vocabulary.length);

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel, type Model } from "../../ts/index.js";
 import { BrokenModels, readSafetensors, writeSafetensors } from "./helpers/broken-models.js";
-import { maxAbsDifference, modelPath, readReference, type Reference } from "./helpers/fixtures.js";
+import { gradientArgs, maxAbsDifference, modelPath, readReference, referenceModels, type Reference } from "./helpers/fixtures.js";
 
-const float32Models = ["llama-gqa-rope3-tied", "llama-untied", "mistral-sliding", "qwen2-bias", "gemma2"] as const;
+const float32Models = referenceModels.filter((name) => name !== "llama-bf16");
 
 describe.each(float32Models)("%s with and without the packed output layer", (name) => {
   let packed: Model;
@@ -47,16 +47,7 @@ describe.each(float32Models)("%s with and without the packed output layer", (nam
   });
 
   it("keeps the gradient path (lm_head with autograd) unchanged", async () => {
-    const g = ref.gradient;
-    const args = {
-      sequences: g.sequences,
-      positions: g.positions,
-      candidates: g.candidates,
-      answerSpans: g.answerSpans.map(([start, end]) => ({ start, end })),
-      promptSpans: g.promptSpans.map(([start, end]) => ({ start, end })),
-      temperature: g.temperature,
-      controlWeight: g.controlWeight,
-    };
+    const args = gradientArgs(ref);
     const [a, b] = await Promise.all([packed.oneHotGradient(args), plain.oneHotGradient(args)]);
     expect(a.gradients.flat()).toEqual(b.gradients.flat());
     expect(maxAbsDifference(a.losses, b.losses)).toBeLessThanOrEqual(1e-6);

@@ -2,7 +2,7 @@
 // tools/make_tiny_models.py (fp32 on the CPU here).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel, type Model } from "../../ts/index.js";
-import { maxAbsDifference, modelPath, readReference, referenceModels, relativeError, spans, type Reference } from "./helpers/fixtures.js";
+import { maxAbsDifference, modelPath, readReference, referenceModels, relativeError, gradientArgs, spans, type Reference } from "./helpers/fixtures.js";
 
 // The sharded copy has the weights of llama-gqa-rope3-tied (and a pre-v5 style config.json).
 const cases: { name: string; reference: string }[] = [
@@ -92,15 +92,7 @@ describe.each(cases)("$name matches transformers", ({ name, reference: reference
 
   it("computes transformers' one-hot gradients and losses, per row, in one batched call", async () => {
     const g = ref.gradient;
-    const out = await model.oneHotGradient({
-      sequences: g.sequences,
-      positions: g.positions,
-      candidates: g.candidates,
-      answerSpans: spans(g.answerSpans),
-      promptSpans: spans(g.promptSpans),
-      temperature: g.temperature,
-      controlWeight: g.controlWeight,
-    });
+    const out = await model.oneHotGradient(gradientArgs(ref));
     expect(out.gradients).toHaveLength(g.sequences.length);
     g.gradients.forEach((expected, b) => {
       expect(out.gradients[b]).toHaveLength(g.candidates.length);

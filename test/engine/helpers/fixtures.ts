@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { OneHotGradientArgs } from "../../../ts/index.js";
 
 export const tinyModelsDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "fixtures", "tiny-models");
 
@@ -64,6 +65,20 @@ export function readReference(name: string): Reference {
 
 export function spans(pairs: [number, number][]): { start: number; end: number }[] {
   return pairs.map(([start, end]) => ({ start, end }));
+}
+
+/** The oneHotGradient request the reference's gradient record was made with. */
+export function gradientArgs(ref: Reference): OneHotGradientArgs {
+  const g = ref.gradient;
+  return {
+    sequences: g.sequences,
+    positions: g.positions,
+    candidates: g.candidates,
+    answerSpans: spans(g.answerSpans),
+    promptSpans: spans(g.promptSpans),
+    temperature: g.temperature,
+    controlWeight: g.controlWeight,
+  };
 }
 
 export function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
