@@ -186,6 +186,7 @@ Napi::Value ModelInfoJs(const Napi::CallbackInfo& info) {
   out.Set("device", model->deviceName());
   out.Set("parameterCount", Napi::Number::New(env, static_cast<double>(model->parameterCount())));
   out.Set("outputLayerPacked", Napi::Boolean::New(env, model->outputLayerPacked()));
+  out.Set("argmaxScreened", Napi::Boolean::New(env, model->argmaxScreened()));
   auto eos = Napi::Array::New(env, c.eosTokenIds.size());
   for (size_t i = 0; i < c.eosTokenIds.size(); ++i) eos.Set(i, Napi::Number::New(env, static_cast<double>(c.eosTokenIds[i])));
   out.Set("eosTokenIds", eos);

@@ -1,5 +1,5 @@
-// Integer settings read from the environment (GREATER_LOGIT_CHUNK_BYTES, GREATER_PREFILL_GROUP_COST): tuning
-// knobs, mostly for tests that force a code path on tiny inputs.
+// Integer settings read from the environment (GREATER_LOGIT_CHUNK_BYTES, GREATER_PREFILL_GROUP_COST,
+// GREATER_ARGMAX_SCREEN_CANDIDATES): tuning knobs, mostly for tests that force a code path on tiny inputs.
 #pragma once
 #include <cstdint>
 #include <optional>

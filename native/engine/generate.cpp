@@ -47,7 +47,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
   }
   // Every row's last prompt token sits at slot promptWidth - 1; generated tokens follow from there.
   auto last = prefill(model, prompts, layout, *cache, onPrefillHidden, cancel, op);  // [batch, hidden], cache order
-  auto next = rowArgmax(model.logits(last));                                        // [batch]
+  auto next = model.greedyTokens(last);                                              // [batch]
 
   std::vector<int64_t> rowOf = layout.order;  // cache row -> caller's row
   for (int64_t step = 0;; ++step) {
@@ -107,7 +107,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
     auto attention = model.attentionInputs(queryPositions, slot, cache->slotPositions().narrow(1, 0, slot + 1),
                                            cache->slotValid().narrow(1, 0, slot + 1));
     auto hidden = model.decode(model.embed(next.unsqueeze(1)), attention, cache.get(), slot);  // [rows, 1, hidden]
-    next = rowArgmax(model.logits(hidden.select(1, 0)));
+    next = model.greedyTokens(hidden.select(1, 0));
   }
   return result;
 }

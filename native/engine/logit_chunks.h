@@ -10,6 +10,7 @@
 
 #include "engine/cancel.h"
 #include "engine/model.h"
+#include "engine/row_argmax.h"
 
 namespace greater {
 
@@ -28,11 +29,6 @@ torch::Tensor tokenNll(const torch::Tensor& logits, const torch::Tensor& targets
 // 1 where the arg-max at one of the first missRows rows is not its target (an answer's exact match).
 torch::Tensor chunkedTokenNll(const Model& model, const torch::Tensor& selected, const torch::Tensor& targets,
                               int64_t missRows, torch::Tensor* misses, const CancelFlag* cancel, const std::string& op);
-
-// The index of each row's maximum in logits [N, vocab], the first on ties and NaN counting as the largest: the
-// same as logits.argmax(-1). On the CPU in float32 it takes amax and then scans for the first index holding it,
-// both vectorized, where torch's argmax runs a scalar loop (6.6 of 7.3 ms on [50, 128256] here).
-torch::Tensor rowArgmax(const torch::Tensor& logits);
 
 // Mean of per-token values [N] per batch row (`rows` [N] int64: the row of each value); rows without tokens get 0.
 torch::Tensor rowMean(const torch::Tensor& values, const torch::Tensor& rows, int64_t batch);

@@ -4,6 +4,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "engine/row_argmax.h"
 #include "engine/safetensors.h"
 
 namespace greater {
@@ -135,20 +136,24 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
   };
 
   const int64_t H = c.numHeads, KV = c.numKvHeads, D = c.headDim, hidden = c.hiddenSize, I = c.intermediateSize;
-  // The output projection W [vocab, hidden]. On the CPU it is stored as a contiguous [hidden, vocab] matrix
-  // and W is its transposed view: at::linear(x, W) multiplies by W^T, which is then contiguous, so MKL's
-  // sgemm takes its no-transpose path instead of re-packing the whole vocab x hidden weight on every call
-  // (on the 128k-vocabulary bench model: 57.6 -> 45 ms for 50 rows, 14.7 -> 7.8 ms for one). cuBLAS does not
-  // re-pack, so CUDA keeps the checkpoint's layout. copyInto fills the view directly, one block at a time.
+  // The output projection W [vocab, hidden]. Where no gradient is recorded on a float32 CPU model, lm_head
+  // runs on a packed copy (packed_projection.h) and greedy decoding screens on an int8 copy (argmax_screen.h),
+  // which recomputes a few logits from W's rows: W keeps the checkpoint's contiguous rows. Without the packed
+  // copy, the CPU stores a contiguous [hidden, vocab] matrix and W is its transposed view: at::linear(x, W)
+  // multiplies by W^T, which is then contiguous, so MKL's sgemm takes its no-transpose path instead of
+  // re-packing the whole weight on every call (on the 128k-vocabulary bench model: 57.6 -> 45 ms for 50 rows,
+  // 14.7 -> 7.8 ms for one). cuBLAS does not re-pack, so CUDA keeps the checkpoint's layout too. copyInto
+  // fills the view directly, one block at a time.
+  const bool packOutput = packOutputLayer && m->device_.is_cpu() && m->dtype_ == torch::kFloat32 && PackedProjection::available();
   auto loadOutputProjection = [&](const std::string& name) {
-    if (m->device_.is_cuda()) return load(name, {c.vocabSize, hidden});
+    if (m->device_.is_cuda() || packOutput) return load(name, {c.vocabSize, hidden});
     auto projection = torch::empty({hidden, c.vocabSize}, options).t();  // [vocab, hidden], strides [1, vocab]
     checkpoint->copyInto(name, projection);
     count += projection.numel();
     return projection;
   };
-  // Tied: one matrix serves both; embedding lookups gather its (strided) rows, which costs little next to
-  // the matmul it speeds up. Untied: the embedding keeps the contiguous rows lookups like best.
+  // Tied: one matrix serves both; embedding lookups gather its (possibly strided) rows, which costs little
+  // next to the matmul it speeds up. Untied: the embedding keeps the contiguous rows lookups like best.
   m->embedTokens_ = c.tieWordEmbeddings ? loadOutputProjection("model.embed_tokens.weight")
                                         : load("model.embed_tokens.weight", {c.vocabSize, hidden});
   if (c.scaleEmbeddings)
@@ -182,8 +187,12 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
   }
   m->finalNorm_ = loadNorm("model.norm.weight");
   m->lmHead_ = c.tieWordEmbeddings ? m->embedTokens_ : loadOutputProjection("lm_head.weight");
-  if (packOutputLayer && m->device_.is_cpu() && m->dtype_ == torch::kFloat32 && PackedProjection::available())
+  if (packOutput) {
     m->packedLmHead_ = std::make_unique<PackedProjection>(m->lmHead_);
+    // Soft-capping (Gemma2) can round distinct logits to equal ones, which the exact recomputation of the
+    // uncapped logits would not see: those models take the float32 path.
+    if (!c.finalSoftcap && ArgmaxScreen::available()) m->argmaxScreen_ = std::make_unique<ArgmaxScreen>(m->lmHead_);
+  }
   m->inverseFrequencies_ = inverseFrequencies(c).to(m->device_);
   m->parameterCount_ = count;
   return m;
@@ -304,13 +313,21 @@ torch::Tensor Model::decode(torch::Tensor hidden, const AttentionInputs& attenti
   return hidden;
 }
 
-torch::Tensor Model::logits(const torch::Tensor& hidden) const {
-  auto normed = finalNorm_(hidden);
+torch::Tensor Model::logits(const torch::Tensor& hidden) const { return projectNormed(finalNorm_(hidden)); }
+
+torch::Tensor Model::projectNormed(const torch::Tensor& normed) const {
   const bool recordsGradient = at::GradMode::is_enabled() && normed.requires_grad();
   auto out = packedLmHead_ && !recordsGradient && normed.dim() == 2 ? packedLmHead_->project(normed)
                                                                      : at::linear(normed, lmHead_);  // [N, vocab]
   if (config_.finalSoftcap) out = softcap(out, *config_.finalSoftcap);
   return out;
+}
+
+torch::Tensor Model::greedyTokens(const torch::Tensor& hidden) const {
+  auto exact = [this](const torch::Tensor& normed) { return rowArgmax(projectNormed(normed)); };
+  auto normed = finalNorm_(hidden);
+  if (!argmaxScreen_ || normed.dim() != 2) return exact(normed);
+  return argmaxScreen_->argmax(normed, exact);
 }
 
 std::unique_ptr<KVCache> Model::makeCache(int64_t batch, int64_t capacity) const {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/argmax_screen.h"
 #include "engine/config.h"
 #include "engine/kv_cache.h"
 #include "engine/packed_projection.h"
@@ -54,7 +55,8 @@ class Model {
  public:
   // device: "cpu", "cuda", "cuda:N". dtype: "float32", "bfloat16", "float16", or "" for the default
   // (bfloat16 on CUDA, float32 on CPU). packOutputLayer: on the CPU in float32, run lm_head without gradient
-  // on a packed copy of its weight (see logits()); false saves that copy's memory.
+  // on a packed copy of its weight (see logits()) and screen greedy decoding's arg-max on an int8 copy (see
+  // greedyTokens()); false saves those copies' memory.
   static std::shared_ptr<Model> load(const std::string& folder, const std::string& device, const std::string& dtype,
                                      bool packOutputLayer = true);
 
@@ -95,6 +97,13 @@ class Model {
   // Whether logits() uses the packed copy.
   bool outputLayerPacked() const { return packedLmHead_ != nullptr; }
 
+  // Greedy decoding's next tokens for hidden states [N, hidden] (before the final norm) -> [N] int64: the
+  // arg-max of logits(hidden), the first on ties. With the packed output layer (and no final soft-capping) it
+  // is screened on an int8 copy of lm_head and settled on a few exactly recomputed logits (argmax_screen.h).
+  torch::Tensor greedyTokens(const torch::Tensor& hidden) const;
+  // Whether greedyTokens() screens on the int8 copy (rows it cannot screen still take the float32 path).
+  bool argmaxScreened() const { return argmaxScreen_ != nullptr; }
+
   std::unique_ptr<KVCache> makeCache(int64_t batch, int64_t capacity) const;
 
  private:
@@ -102,6 +111,8 @@ class Model {
   torch::Tensor attention(const DecoderLayer& layer, int64_t layerIndex, const torch::Tensor& x,
                           const AttentionInputs& inputs, KVCache* cache, int64_t cacheOffset) const;
   torch::Tensor mlp(const DecoderLayer& layer, const torch::Tensor& x) const;
+  // lm_head (+ final soft-capping) on hidden states that have been through the final norm.
+  torch::Tensor projectNormed(const torch::Tensor& normed) const;
 
   ModelConfig config_;
   torch::Device device_ = torch::kCPU;
@@ -112,10 +123,11 @@ class Model {
   torch::Tensor embedScale_;    // 0-dim, compute dtype (Gemma2) or undefined
   std::vector<DecoderLayer> layers_;
   RmsNorm finalNorm_;
-  // [vocab, hidden]. On the CPU the transposed view of a contiguous [hidden, vocab] matrix, so that
-  // at::linear's x . lmHead_^T is a no-transpose sgemm; on CUDA contiguous [vocab, hidden].
+  // [vocab, hidden]. Contiguous on CUDA and with the packed copy; otherwise (CPU) the transposed view of a
+  // contiguous [hidden, vocab] matrix, so that at::linear's x . lmHead_^T is a no-transpose sgemm.
   torch::Tensor lmHead_;
   std::unique_ptr<PackedProjection> packedLmHead_;  // CPU float32 only, when the oneDNN ops are there
+  std::unique_ptr<ArgmaxScreen> argmaxScreen_;      // with packedLmHead_, without final soft-capping
   torch::Tensor inverseFrequencies_;  // [head_dim / 2] float32
 };
 

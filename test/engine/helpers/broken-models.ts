@@ -1,4 +1,5 @@
-// Copies of a tiny model with one thing broken, in a temporary folder, for the loader's error tests.
+// Copies of a tiny model with one thing broken or rewritten, in a temporary folder: for the loader's error tests
+// and for output layers built to test a code path.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,4 +45,23 @@ export function editJson(file: string, edit: (json: Record<string, unknown>) => 
   const json = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
   edit(json);
   writeFileSync(file, JSON.stringify(json));
+}
+
+/**
+ * Rewrites lm_head.weight (float32) of the model in `folder`: row(id, hidden) gives that token's row, or null
+ * to leave it as it was. Returns the vocabulary size.
+ */
+export function setOutputRows(folder: string, row: (id: number, hidden: number) => number[] | null): number {
+  const file = join(folder, "model.safetensors");
+  const parts = readSafetensors(file);
+  const entry = parts.header["lm_head.weight"] as { dtype: string; shape: number[]; data_offsets: [number, number] };
+  if (entry?.dtype !== "F32") throw new Error(`${file}: lm_head.weight is not a float32 tensor`);
+  const [vocab, hidden] = entry.shape;
+  const weights = new Float32Array(parts.data.buffer, parts.data.byteOffset + entry.data_offsets[0], vocab * hidden);
+  for (let id = 0; id < vocab; id++) {
+    const values = row(id, hidden);
+    if (values) weights.set(values, id * hidden);
+  }
+  writeSafetensors(file, parts);
+  return vocab;
 }

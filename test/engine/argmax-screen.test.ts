@@ -1,0 +1,100 @@
+// Greedy decoding's arg-max screened on an int8 copy of lm_head (native/engine/argmax_screen.cpp): the int8
+// logits only rule tokens out, within a bound on their quantization error, and the rest are recomputed
+// exactly. Whatever the int8 logits say, the tokens must be the float32 path's. GREATER_ARGMAX_SCREEN_CANDIDATES
+// caps the candidates per row (past it, the row takes the float32 path) and 0 turns the screen off.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { loadModel, type Model } from "../../ts/index.js";
+import { BrokenModels, setOutputRows } from "./helpers/broken-models.js";
+import { modelPath, readReference, referenceModels } from "./helpers/fixtures.js";
+
+const limitVariable = "GREATER_ARGMAX_SCREEN_CANDIDATES";
+afterEach(() => {
+  delete process.env[limitVariable];
+});
+
+describe("which models screen", () => {
+  it.each(referenceModels.filter((name) => name !== "llama-bf16" && name !== "gemma2"))("%s in float32 on the CPU does", async (name) => {
+    const model = await loadModel(modelPath(name), { device: "cpu", dtype: "float32" });
+    const plain = await loadModel(modelPath(name), { device: "cpu", dtype: "float32", packOutputLayer: false });
+    try {
+      expect(model.info.argmaxScreened).toBe(true);
+      expect(plain.info.argmaxScreened).toBe(false);
+    } finally {
+      model.dispose();
+      plain.dispose();
+    }
+  });
+
+  it.each([
+    ["gemma2 (final soft-capping)", "gemma2", "float32"],
+    ["a bfloat16 model", "llama-bf16", "bfloat16"],
+  ] as const)("%s does not", async (_, name, dtype) => {
+    const model = await loadModel(modelPath(name), { device: "cpu", dtype });
+    try {
+      expect(model.info.argmaxScreened).toBe(false);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe("an output layer whose int8 logits cannot tell the tokens apart", () => {
+  // Every row is a common ±1 pattern plus 2e-3 times a row of its own. Quantized per row to 127 levels, each
+  // entry rounds to about ±127 whatever the small part is, so the int8 logits are nearly equal and their
+  // arg-max is noise; the exact logits still differ by ~1e-2, far above float32 rounding. Only the exact
+  // recomputation of the candidates, with a bound wide enough to keep the true best among them, gets the
+  // float32 path's tokens.
+  const models = new BrokenModels();
+  const prompts = readReference("llama-untied").generate.prompts;
+  let folder: string;
+  const generateWith = async (packOutputLayer: boolean): Promise<number[][]> => {
+    const model = await loadModel(folder, { device: "cpu", dtype: "float32", packOutputLayer });
+    try {
+      expect(model.info.argmaxScreened).toBe(packOutputLayer);
+      return (await model.generate(prompts, { maxNewTokens: 12, ignoreEos: true })).tokens;
+    } finally {
+      model.dispose();
+    }
+  };
+  beforeAll(() => {
+    folder = models.copy("llama-untied");
+    let seed = 12345;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;  // [-1, 1)
+    setOutputRows(folder, (_, hidden) => Array.from({ length: hidden }, (__, k) => (k % 3 === 0 ? -1 : 1) + 2e-3 * random()));
+  });
+  afterAll(() => models.cleanup());
+
+  it("generates the float32 path's tokens", async () => {
+    const screened = await generateWith(true);
+    expect(screened).toEqual(await generateWith(false));
+    expect(new Set(screened.flat()).size).toBeGreaterThan(3);  // not one token over and over
+  });
+
+  it("generates the same tokens with the screen off", async () => {
+    const screened = await generateWith(true);
+    process.env[limitVariable] = "0";
+    expect(await generateWith(true)).toEqual(screened);
+  });
+});
+
+describe.each(["llama-gqa-rope3-tied", "qwen2-bias", "mistral-sliding"])("%s: rows past the candidate limit", (name) => {
+  const ref = readReference(name);
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadModel(modelPath(name), { device: "cpu", dtype: "float32" });
+  });
+  afterAll(() => model?.dispose());
+
+  it.each(["0", "1", "2", "4096"])("take the float32 path and give transformers' tokens (limit %s)", async (limit) => {
+    // With a limit of 1 or 2, rows with more candidates fall back while the others are settled in the screen,
+    // in the same batch.
+    process.env[limitVariable] = limit;
+    const { prompts, maxNewTokens } = ref.generate;
+    expect((await model.generate(prompts, { maxNewTokens, ignoreEos: true })).tokens).toEqual(ref.generate.freeRun);
+  });
+
+  it("refuses a limit that is not a number, naming the variable", async () => {
+    process.env[limitVariable] = "many";
+    await expect(model.generate(ref.generate.prompts, { maxNewTokens: 2 })).rejects.toThrow(/GREATER_ARGMAX_SCREEN_CANDIDATES="many"/);
+  });
+});
