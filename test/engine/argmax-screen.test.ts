@@ -2,12 +2,25 @@
 // logits only rule tokens out, within a bound on their quantization error, and the rest are recomputed
 // exactly. Whatever the int8 logits say, the tokens must be the float32 path's. GREATER_ARGMAX_SCREEN_CANDIDATES
 // caps the candidates per row (past it, the row takes the float32 path) and 0 turns the screen off.
+// The screen runs at batch 1 and from 16 rows on, so the fixture's prompts are run one by one and repeated
+// into a batch of 18.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadModel, type Model } from "../../ts/index.js";
 import { BrokenModels, setOutputRows } from "./helpers/broken-models.js";
 import { modelPath, readReference, referenceModels } from "./helpers/fixtures.js";
 
 const limitVariable = "GREATER_ARGMAX_SCREEN_CANDIDATES";
+const copies = 6;
+
+/** Greedy tokens for each prompt alone, then for all of them repeated `copies` times in one batch. */
+async function screenedRuns(model: Model, prompts: number[][], maxNewTokens: number): Promise<{ alone: number[][]; batched: number[][] }> {
+  const options = { maxNewTokens, ignoreEos: true };
+  const alone: number[][] = [];
+  for (const prompt of prompts) alone.push((await model.generate([prompt], options)).tokens[0]);
+  const batched = (await model.generate(Array.from({ length: copies }, () => prompts).flat(), options)).tokens;
+  return { alone, batched };
+}
+const repeated = (rows: number[][]) => Array.from({ length: copies }, () => rows).flat();
 afterEach(() => {
   delete process.env[limitVariable];
 });
@@ -47,11 +60,11 @@ describe("an output layer whose int8 logits cannot tell the tokens apart", () =>
   const models = new BrokenModels();
   const prompts = readReference("llama-untied").generate.prompts;
   let folder: string;
-  const generateWith = async (packOutputLayer: boolean): Promise<number[][]> => {
+  const generateWith = async (packOutputLayer: boolean) => {
     const model = await loadModel(folder, { device: "cpu", dtype: "float32", packOutputLayer });
     try {
       expect(model.info.argmaxScreened).toBe(packOutputLayer);
-      return (await model.generate(prompts, { maxNewTokens: 12, ignoreEos: true })).tokens;
+      return await screenedRuns(model, prompts, 12);
     } finally {
       model.dispose();
     }
@@ -66,8 +79,10 @@ describe("an output layer whose int8 logits cannot tell the tokens apart", () =>
 
   it("generates the float32 path's tokens", async () => {
     const screened = await generateWith(true);
-    expect(screened).toEqual(await generateWith(false));
-    expect(new Set(screened.flat()).size).toBeGreaterThan(3);  // not one token over and over
+    const plain = await generateWith(false);
+    expect(screened).toEqual(plain);
+    expect(plain.batched).toEqual(repeated(plain.alone));
+    expect(new Set(plain.alone.flat()).size).toBeGreaterThan(3);  // not one token over and over
   });
 
   it("generates the same tokens with the screen off", async () => {
@@ -89,8 +104,8 @@ describe.each(["llama-gqa-rope3-tied", "qwen2-bias", "mistral-sliding"])("%s: ro
     // With a limit of 1 or 2, rows with more candidates fall back while the others are settled in the screen,
     // in the same batch.
     process.env[limitVariable] = limit;
-    const { prompts, maxNewTokens } = ref.generate;
-    expect((await model.generate(prompts, { maxNewTokens, ignoreEos: true })).tokens).toEqual(ref.generate.freeRun);
+    const { prompts, maxNewTokens, freeRun } = ref.generate;
+    expect(await screenedRuns(model, prompts, maxNewTokens)).toEqual({ alone: freeRun, batched: repeated(freeRun) });
   });
 
   it("refuses a limit that is not a number, naming the variable", async () => {
