@@ -109,7 +109,7 @@ torch::Tensor ArgmaxScreen::argmax(const torch::Tensor& hidden, const Fallback& 
   // the same, and the screen below works in those units.
   auto activations = torch::empty({rows, in}, torch::TensorOptions().dtype(torch::kUInt8));
   uint8_t* activationData = activations.data_ptr<uint8_t>();
-  std::vector<double> rowScale(rows), errorBound(rows);
+  std::vector<double> errorBound(rows);  // in y's units
   std::vector<uint8_t> screened(rows, 1);  // not vector<bool>: rows are written from several threads
   for (int64_t b = 0; b < rows; ++b) {
     const float* row = xData + b * in;
@@ -139,7 +139,6 @@ torch::Tensor ArgmaxScreen::argmax(const torch::Tensor& hidden, const Fallback& 
     // much as a rival's is high), with a relative margin for this double arithmetic.
     errorBound[b] = (std::sqrt(residual2) * maxRowNorm_ + std::sqrt(dequantized2) * maxResidualNorm_) / scale * (1 + 1e-6) +
                     1e-6 * std::sqrt(levels2) * maxQuantizedNorm_;
-    rowScale[b] = scale;
   }
 
   torch::Tensor y;
