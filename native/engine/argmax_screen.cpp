@@ -88,6 +88,8 @@ void ArgmaxScreen::prepare() const {
     prepackOp()->callBoxed(&stack);
     packed_ = stack.at(0).toTensor();
     usable_ = true;
+  } catch (const c10::OutOfMemoryError&) {
+    throw;  // not a verdict on the screen: call_once tries again on the next call
   } catch (const std::exception&) {
     usable_ = false;  // e.g. a oneDNN build without int8 support for this CPU: the float32 path serves
   }
@@ -148,6 +150,8 @@ torch::Tensor ArgmaxScreen::argmax(const torch::Tensor& hidden, const Fallback& 
                             c10::IValue(c10::List<std::optional<at::Scalar>>()), c10::IValue(std::string(""))};
     int8LinearOp()->callBoxed(&stack);
     y = stack.at(0).toTensor();  // [rows, out] float32
+  } catch (const c10::OutOfMemoryError&) {
+    throw;  // the float32 path would need as much
   } catch (const std::exception&) {
     return fallback(hidden);
   }

@@ -10,7 +10,7 @@ export const ENGINE_CALL_KINDS: readonly EngineCallKind[] = ["generate", "topCan
 /** Rows per call in effect for each kind; null means "all rows of a phase in one call". */
 export type SplitSizes = Record<EngineCallKind, number | null>;
 
-/** True for the engine's CUDA out-of-memory error (see ts/engine/types.ts: EngineError code). */
+/** True for the engine's out-of-memory error, on CUDA or the CPU (see ts/engine/types.ts: EngineError code). */
 export function isOutOfMemory(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "OUT_OF_MEMORY";
 }

@@ -1,0 +1,111 @@
+#include "engine/memory_guard.h"
+
+#include "engine/env_setting.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+
+namespace greater {
+
+namespace {
+constexpr int64_t kCheckedBytes = 16ll << 20;
+constexpr int64_t kMaxReserveBytes = 1ll << 30;
+constexpr double kMiB = 1024.0 * 1024.0;
+
+// A "Name:   123 kB" line of /proc/meminfo, in bytes.
+std::optional<int64_t> meminfoBytes(const std::string& name) {
+  std::ifstream file("/proc/meminfo");
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.compare(0, name.size() + 1, name + ":") != 0) continue;
+    std::istringstream fields(line.substr(name.size() + 1));
+    int64_t kib = 0;
+    if (fields >> kib) return kib * 1024;
+  }
+  return std::nullopt;
+}
+
+// A cgroup file holding one number ("max" and unreadable files give nothing).
+std::optional<int64_t> cgroupNumber(const char* path) {
+  std::ifstream file(path);
+  int64_t value = 0;
+  if (file >> value) return value;
+  return std::nullopt;
+}
+
+struct CgroupMemory {
+  int64_t limit;
+  int64_t usage;
+};
+
+// The memory limit of the cgroup this process runs in and its usage (v2, then v1); nothing without a limit.
+std::optional<CgroupMemory> cgroupMemory() {
+  auto limit = cgroupNumber("/sys/fs/cgroup/memory.max");
+  auto usage = cgroupNumber("/sys/fs/cgroup/memory.current");
+  if (!limit) {
+    limit = cgroupNumber("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    usage = cgroupNumber("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  }
+  // v1 reports "no limit" as a huge number; anything beyond 2^60 bytes is that.
+  if (!limit || !usage || *limit >= (1ll << 60)) return std::nullopt;
+  return CgroupMemory{*limit, *usage};
+}
+
+class GuardedCpuAllocator final : public c10::Allocator {
+ public:
+  explicit GuardedCpuAllocator(c10::Allocator* base) : base_(base) {}
+
+  c10::DataPtr allocate(size_t bytes) override {
+    if (static_cast<int64_t>(bytes) >= kCheckedBytes) {
+      const auto allowance = cpuMemoryAllowance();
+      if (allowance && static_cast<int64_t>(bytes) > *allowance) {
+        std::ostringstream message;
+        message.precision(1);
+        message << std::fixed << "CPU out of memory: an allocation of " << bytes / kMiB << " MiB exceeds the "
+                << std::max<int64_t>(*allowance, 0) / kMiB << " MiB this process may still take"
+                << (std::getenv("GREATER_CPU_MEMORY_AVAILABLE") ? " (GREATER_CPU_MEMORY_AVAILABLE)"
+                                                                : " (MemAvailable and the cgroup limit, less a reserve)")
+                << "; run fewer rows per call";
+        TORCH_CHECK_WITH(OutOfMemoryError, false, message.str());
+      }
+    }
+    return base_->allocate(bytes);
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return base_->raw_deleter(); }
+
+  void copy_data(void* dest, const void* src, std::size_t count) const override { base_->copy_data(dest, src, count); }
+
+ private:
+  c10::Allocator* base_;
+};
+}  // namespace
+
+std::optional<int64_t> cpuMemoryAllowance() {
+  if (const auto fixed = integerSetting("GREATER_CPU_MEMORY_AVAILABLE", 0, "a number of bytes")) return *fixed;
+  auto available = meminfoBytes("MemAvailable");
+  if (!available) return std::nullopt;
+  int64_t total = meminfoBytes("MemTotal").value_or(0);
+  if (const auto cgroup = cgroupMemory()) {
+    available = std::min(*available, std::max<int64_t>(0, cgroup->limit - cgroup->usage));
+    total = std::min(total, cgroup->limit);
+  }
+  return *available - std::min(kMaxReserveBytes, total / 16);
+}
+
+void installCpuMemoryGuard() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Allocations made before keep the base allocator's deleter, which the guard's own allocations share.
+    static GuardedCpuAllocator guard(c10::GetCPUAllocator());
+    c10::SetCPUAllocator(&guard, /*priority=*/1);
+  });
+}
+
+}  // namespace greater

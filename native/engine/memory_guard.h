@@ -1,0 +1,28 @@
+// Refuses CPU allocations the machine cannot back, with an out-of-memory error, instead of letting the kernel
+// kill the process.
+//
+// Why: Linux overcommits memory, so a large malloc succeeds and the process is killed later, when its pages
+// are touched and the machine runs out: no error, no chance to retry on fewer rows, a run cut off mid-step.
+// On CUDA the allocator throws instead, and the optimizer answers by halving the rows of the call
+// (ts/optimizer/oom.ts). The guard wraps libtorch's CPU allocator: an allocation of 16 MiB or more that is
+// larger than the memory available (the kernel's MemAvailable, and the cgroup's limit less its usage where
+// one is set), less a reserve of 1/16 of the machine's memory (at most 1 GiB), throws c10::OutOfMemoryError,
+// which the addon reports with code OUT_OF_MEMORY. Smaller allocations are not checked: reading the counters
+// costs ~20 us, and the big ones are where an operation's peak comes from.
+//
+// GREATER_CPU_MEMORY_AVAILABLE (bytes) replaces the measured figure and the reserve: tests use it to make a
+// call run out of memory on a tiny model, and a service can use it to keep the engine inside a budget.
+#pragma once
+#include <cstdint>
+#include <optional>
+
+namespace greater {
+
+// Makes the guard libtorch's CPU allocator. Idempotent and thread-safe.
+void installCpuMemoryGuard();
+
+// Bytes one allocation may take now: GREATER_CPU_MEMORY_AVAILABLE when set, else the measured memory
+// available less the reserve; nothing when neither can be read (no /proc/meminfo: every allocation passes).
+std::optional<int64_t> cpuMemoryAllowance();
+
+}  // namespace greater
