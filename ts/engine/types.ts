@@ -187,3 +187,8 @@ export class EngineError extends Error {
     this.name = "EngineError";
   }
 }
+
+/** True for the engine's out-of-memory error (code "OUT_OF_MEMORY"), on CUDA or the CPU: retry on fewer rows. */
+export function isOutOfMemory(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "OUT_OF_MEMORY";
+}

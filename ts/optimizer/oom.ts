@@ -1,6 +1,7 @@
 // Out of memory never ends a run: an engine call that fails with code "OUT_OF_MEMORY" is retried on half
 // as many rows, until it fits (the way nanoGCG searches an executable batch size). The size that fit is
 // remembered per kind of call for the rest of the run and reported in every step event.
+import { isOutOfMemory } from "../engine/types.js";
 
 /** The engine calls the optimizer makes, each with its own remembered split size. */
 export type EngineCallKind = "generate" | "topCandidates" | "oneHotGradient" | "scoreAnswers";
@@ -9,11 +10,6 @@ export const ENGINE_CALL_KINDS: readonly EngineCallKind[] = ["generate", "topCan
 
 /** Rows per call in effect for each kind; null means "all rows of a phase in one call". */
 export type SplitSizes = Record<EngineCallKind, number | null>;
-
-/** True for the engine's out-of-memory error, on CUDA or the CPU (see ts/engine/types.ts: EngineError code). */
-export function isOutOfMemory(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "OUT_OF_MEMORY";
-}
 
 export class RowSplitter {
   private readonly sizes: SplitSizes;

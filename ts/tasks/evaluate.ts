@@ -1,7 +1,7 @@
 // Accuracy of a prompt on a task split (docs/ALGORITHM.md step 7): generate the reasoning for
 // chat(user: question ⊕ prompt), append " " + extractor, generate a few answer tokens (stopping at the end
 // of turn or a newline), normalise, compare with the gold answer. Batched through model.generate.
-import type { GenerateResult, LanguageModel } from "../engine/types.js";
+import { isOutOfMemory, type GenerateResult, type LanguageModel } from "../engine/types.js";
 import { buildExampleLayout, encodePrompt } from "../text/layout.js";
 import type { ExampleInput, ExampleLayout, ModelTokenizer, UserTurnTemplate } from "../text/types.js";
 import type { Example, SplitName, Task } from "./types.js";
@@ -64,11 +64,6 @@ export interface EvaluationResult {
 const DEFAULT_MAX_NEW_TOKENS = 512;
 const DEFAULT_ANSWER_TOKENS = 8;
 const DEFAULT_BATCH_SIZE = 16;
-
-/** True for the engine's out-of-memory error (EngineError with code "OUT_OF_MEMORY"). */
-function isOutOfMemory(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === "OUT_OF_MEMORY";
-}
 
 // Generates for all rows, `size` rows per call, halving the size whenever a call runs out of memory. The
 // size that fit is kept (in `size.value`) for later calls of the evaluation.
