@@ -1,34 +1,26 @@
 #include "engine/argmax_screen.h"
 
+#include "engine/dispatcher_ops.h"
 #include "engine/env_setting.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/core/dispatch/Dispatcher.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <optional>
 #include <vector>
 
 namespace greater {
 
 namespace {
-// Registered by libtorch_cpu for PyTorch's x86 int8 path, with no C++ API of their own: called boxed, like
-// the float32 ops in packed_projection.cpp.
-std::optional<c10::OperatorHandle> findOp(const char* name) {
-  auto handle = c10::Dispatcher::singleton().findSchema({name, ""});
-  if (handle && !handle->hasKernelForDispatchKey(c10::DispatchKey::CPU)) return std::nullopt;
-  return handle;
-}
-
+// PyTorch's x86 int8 path (see dispatcher_ops.h).
 const std::optional<c10::OperatorHandle>& prepackOp() {
-  static const auto op = findOp("onednn::qlinear_prepack");
+  static const auto op = findCpuOp("onednn::qlinear_prepack");
   return op;
 }
 
 const std::optional<c10::OperatorHandle>& int8LinearOp() {
-  static const auto op = findOp("onednn::qlinear_pointwise");
+  static const auto op = findCpuOp("onednn::qlinear_pointwise");
   return op;
 }
 
@@ -75,8 +67,9 @@ void ArgmaxScreen::prepare() const {
       auto absMax = w.abs().amax(1);
       // The scale oneDNN multiplies by is the float32 one, so the bounds use exactly that value.
       auto scale = torch::where(absMax > 0, absMax / kWeightLevels, torch::ones_like(absMax)).to(torch::kFloat32);
-      auto q = torch::round(w / scale.to(torch::kFloat64).unsqueeze(1)).clamp_(-kWeightLevels, kWeightLevels);
-      auto dequantized = q * scale.to(torch::kFloat64).unsqueeze(1);
+      const auto columnScale = scale.to(torch::kFloat64).unsqueeze(1);  // [rows, 1]
+      auto q = torch::round(w / columnScale).clamp_(-kWeightLevels, kWeightLevels);
+      auto dequantized = q * columnScale;
       maxRowNorm_ = std::max(maxRowNorm_, maxRowNorm(w));
       maxResidualNorm_ = std::max(maxResidualNorm_, maxRowNorm(w - dequantized));
       maxQuantizedNorm_ = std::max(maxQuantizedNorm_, maxRowNorm(dequantized));

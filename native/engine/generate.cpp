@@ -1,6 +1,5 @@
 #include "engine/generate.h"
 
-#include "engine/logit_chunks.h"
 #include "engine/prefill.h"
 
 #include <algorithm>

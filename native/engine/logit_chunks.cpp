@@ -7,7 +7,6 @@
 #include "engine/env_setting.h"
 
 #include <algorithm>
-#include <cmath>
 #include <stdexcept>
 
 namespace greater {
@@ -17,7 +16,6 @@ namespace {
 // reuses the memory the previous one freed instead of faulting in fresh zeroed pages; on the bench model
 // (128k vocabulary) that made the gradient ~10% and scoring ~5% faster than 64 MiB chunks, at a lower peak.
 constexpr int64_t kDefaultLogitChunkBytes = 32ll << 20;
-
 }  // namespace
 
 int64_t logitRowsPerChunk(int64_t vocab) {

@@ -18,17 +18,30 @@ constexpr int64_t kCheckedBytes = 16ll << 20;
 constexpr int64_t kMaxReserveBytes = 1ll << 30;
 constexpr double kMiB = 1024.0 * 1024.0;
 
-// A "Name:   123 kB" line of /proc/meminfo, in bytes.
-std::optional<int64_t> meminfoBytes(const std::string& name) {
+struct Meminfo {
+  std::optional<int64_t> available;  // MemAvailable
+  int64_t total = 0;                 // MemTotal, 0 when missing
+};
+
+// MemAvailable and MemTotal ("Name:   123 kB" lines) from one read of /proc/meminfo.
+Meminfo readMeminfo() {
+  Meminfo info;
   std::ifstream file("/proc/meminfo");
   std::string line;
-  while (std::getline(file, line)) {
-    if (line.compare(0, name.size() + 1, name + ":") != 0) continue;
-    std::istringstream fields(line.substr(name.size() + 1));
+  auto bytes = [&](const char* name) -> std::optional<int64_t> {
+    const std::string prefix = std::string(name) + ":";
+    if (line.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    std::istringstream fields(line.substr(prefix.size()));
     int64_t kib = 0;
     if (fields >> kib) return kib * 1024;
+    return std::nullopt;
+  };
+  while (std::getline(file, line)) {
+    if (auto value = bytes("MemAvailable")) info.available = value;
+    if (auto value = bytes("MemTotal")) info.total = *value;
+    if (info.available && info.total) break;  // both are among the first lines
   }
-  return std::nullopt;
+  return info;
 }
 
 // A cgroup file holding one number ("max" and unreadable files give nothing).
@@ -89,9 +102,10 @@ class GuardedCpuAllocator final : public c10::Allocator {
 
 std::optional<int64_t> cpuMemoryAllowance() {
   if (const auto fixed = integerSetting("GREATER_CPU_MEMORY_AVAILABLE", 0, "a number of bytes")) return *fixed;
-  auto available = meminfoBytes("MemAvailable");
+  const Meminfo meminfo = readMeminfo();
+  auto available = meminfo.available;
   if (!available) return std::nullopt;
-  int64_t total = meminfoBytes("MemTotal").value_or(0);
+  int64_t total = meminfo.total;
   if (const auto cgroup = cgroupMemory()) {
     available = std::min(*available, std::max<int64_t>(0, cgroup->limit - cgroup->usage));
     total = std::min(total, cgroup->limit);

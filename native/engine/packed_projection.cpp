@@ -1,28 +1,18 @@
 #include "engine/packed_projection.h"
 
-#include <ATen/core/dispatch/Dispatcher.h>
-
-#include <optional>
+#include "engine/dispatcher_ops.h"
 
 namespace greater {
 
 namespace {
-// The ops are registered by libtorch_cpu under the `mkldnn` namespace and have no C++ API of their own, so
-// they are called boxed: that needs only their schema, which has been stable across the libtorch versions
-// we build against, and not the exact C++ types of their kernels.
-std::optional<c10::OperatorHandle> findOp(const char* name) {
-  auto handle = c10::Dispatcher::singleton().findSchema({name, ""});
-  if (handle && !handle->hasKernelForDispatchKey(c10::DispatchKey::CPU)) return std::nullopt;
-  return handle;
-}
-
+// oneDNN's float32 inner product on a pre-packed weight (see dispatcher_ops.h).
 const std::optional<c10::OperatorHandle>& reorderOp() {
-  static const auto op = findOp("mkldnn::_reorder_linear_weight");
+  static const auto op = findCpuOp("mkldnn::_reorder_linear_weight");
   return op;
 }
 
 const std::optional<c10::OperatorHandle>& linearOp() {
-  static const auto op = findOp("mkldnn::_linear_pointwise");
+  static const auto op = findCpuOp("mkldnn::_linear_pointwise");
   return op;
 }
 }  // namespace

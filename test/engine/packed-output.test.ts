@@ -57,10 +57,11 @@ describe.each(float32Models)("%s with and without the packed output layer", (nam
   });
 });
 
-it("does not pack a bfloat16 model", async () => {
+it("does not pack (or screen) a bfloat16 model", async () => {
   const model = await loadModel(modelPath("llama-bf16"), { device: "cpu", dtype: "bfloat16" });
   try {
     expect(model.info.outputLayerPacked).toBe(false);
+    expect(model.info.argmaxScreened).toBe(false);
   } finally {
     model.dispose();
   }
