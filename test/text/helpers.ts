@@ -1,6 +1,6 @@
 // Shared by the text layer's tests: where the tokenizers and fixtures are, a loader that loads each tokenizer
 // once per test file, and readers for the shared data.
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer, type HfModelTokenizer, type LoadTokenizerOptions } from "../../ts/text/tokenizer.js";
@@ -35,11 +35,8 @@ export function readFixture<T>(relativePath: string): T {
   return JSON.parse(readFileSync(join(FIXTURES, relativePath), "utf8")) as T;
 }
 
-/** The shared benchmark data (../shared/data from the repository root), or null where this clone has none. */
-export const SHARED_DATA = join(REPO_ROOT, "..", "shared", "data");
-export const HAS_SHARED_DATA = existsSync(SHARED_DATA);
-export const SHARED_DATA_SKIP_MESSAGE =
-  `skipped: ${SHARED_DATA} (../shared/data from the repository root) is absent; these tests read BBH and GSM8K from it`;
+/** The benchmark data that ships with the package (data/ in the repository root). */
+export const SHIPPED_DATA = join(REPO_ROOT, "data");
 
 /** Rows of a CSV file with a header line (RFC 4180: quoted fields may hold commas, quotes and newlines). */
 export function readCsv(path: string): Array<Record<string, string>> {

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { buildExampleLayout, encodePrompt, type ExampleInput, type LoadTokenizerOptions } from "../../ts/text/index.js";
-import { HAS_SHARED_DATA, readCsv, readJsonl, SHARED_DATA, SHARED_DATA_SKIP_MESSAGE, tokenizer, type TokenizerName } from "./helpers.js";
+import { readCsv, readJsonl, SHIPPED_DATA, tokenizer, type TokenizerName } from "./helpers.js";
 
 const INITIAL_PROMPT = " proper logical reasoning and think step by step. Finally give the actual correct answer.";
 const letters = (n: number) => "ABCDEFGHIJ".slice(0, n).split("").map((x) => `'$${x}'`).join(" or ");
@@ -18,7 +18,7 @@ interface DataExample {
 }
 
 function bbhExamples(task: string, extractor: string, answerOf: (finalTarget: string) => string): DataExample[] {
-  return readCsv(join(SHARED_DATA, "bbh", `${task}.csv`)).slice(0, 50).map((row) => ({
+  return readCsv(join(SHIPPED_DATA, "bbh", `${task}.csv`)).slice(0, 50).map((row) => ({
     question: row["goal"],
     // BBH rows have no reasoning; this stands in for a generated one, with the question's text in it.
     reasoning: `Let's think step by step.\n${row["goal"].split("\n")[0]}\nSo the answer is ${row["final_target"]}.`,
@@ -28,7 +28,7 @@ function bbhExamples(task: string, extractor: string, answerOf: (finalTarget: st
 }
 
 function gsm8kExamples(): DataExample[] {
-  return readJsonl<{ question: string; answer: string }>(join(SHARED_DATA, "gsm8k", "train.jsonl")).slice(0, 100).map((row) => {
+  return readJsonl<{ question: string; answer: string }>(join(SHIPPED_DATA, "gsm8k", "train.jsonl")).slice(0, 100).map((row) => {
     const [reasoning, gold] = row.answer.split("\n#### ");
     return { question: row.question, reasoning, extractor: "Therefore, the final numerical answer is $ ", answer: gold.trim() };
   });
@@ -50,7 +50,7 @@ const templates: Array<[string, TokenizerName, LoadTokenizerOptions]> = [
 ];
 
 // Where ../shared/data is absent the suite is skipped, and its name says why.
-describe.skipIf(!HAS_SHARED_DATA)(HAS_SHARED_DATA ? "layout round trip on shared data" : SHARED_DATA_SKIP_MESSAGE, () => {
+describe("layout round trip on the shipped data", () => {
   for (const [label, name, options] of templates) {
     for (const [dataset, load] of datasets) {
       test(`${label}: ${dataset}`, async () => {

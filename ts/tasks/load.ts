@@ -1,6 +1,7 @@
 // One entry point from a task name (`bbh:navigate`, `gsm8k`, `folio`) or a file path to a Task.
 import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { loadBbhTask, loadFolioTask, loadGsm8kTask, type SplitOptions } from "./loaders.js";
 import { findPreset } from "./presets.js";
 import type { Task } from "./types.js";
@@ -9,7 +10,8 @@ import type { Task } from "./types.js";
 export interface LoadTaskOptions extends SplitOptions {
   /**
    * Folder with the task files laid out as `bbh/<task>.csv` (or `.json`), `gsm8k/{train,test}.jsonl`,
-   * `folio/{train,dev,test}.csv`. Default: $GREATER_DATA_DIR, else `./data`.
+   * `folio/{train,dev,test}.csv`. Default: $GREATER_DATA_DIR, else the copy of BBH, GSM8K and FOLIO that ships with the
+   * package (`data/` in the package root; their licences are in `data/README.md`).
    */
   dataDir?: string;
   /** For `bbh:<task>`: the task's file, instead of looking in dataDir. */
@@ -18,8 +20,11 @@ export interface LoadTaskOptions extends SplitOptions {
   files?: { train: string; dev?: string; test: string };
 }
 
+/** The package's own data folder: this file sits two levels below the package root, as ts/tasks/ or dist/tasks/. */
+export const SHIPPED_DATA_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "data");
+
 function defaultDataDir(): string {
-  return process.env.GREATER_DATA_DIR ?? "data";
+  return process.env.GREATER_DATA_DIR ?? SHIPPED_DATA_DIR;
 }
 
 function isFile(path: string): boolean {
