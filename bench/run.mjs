@@ -48,6 +48,8 @@ try {
 }
 
 async function main(options) {
+  // The device first: without it nothing else matters, whatever Python has.
+  const gpu = options.kind === "gpu" ? gpuInfo(options.profiles[0].device, options.bandwidthGBs) : null;
   const needsPython = options.reference || options.profiles.some((p) => p.make && !options.modelOverride && !existsSync(join(options.workDir, p.make)));
   const problem = needsPython ? pythonProblem(options.kind === "gpu" && options.reference) : null;
   if (problem) {
@@ -62,7 +64,6 @@ async function main(options) {
   const loadSampler = setInterval(() => loadSamples.push(loadavg()[0]), 15_000);
   loadSampler.unref();
   const info = engineInfo();
-  const gpu = options.kind === "gpu" ? gpuInfo(options.profiles[0].device, options.bandwidthGBs) : null;
   if (gpu && !info.cudaAvailable) {
     throw new Error(`the loaded engine binary (${info.binaryOrigin}, ${info.variant}) cannot use CUDA; build it with \`npm run build:cuda\``);
   }

@@ -1,19 +1,18 @@
 // The bench suite's machinery, end to end, on the tiny committed model (`--quick`): both sides in their own
 // processes, the figures, the results file and its table. It checks shapes and that both sides did the same
 // step, never speed (a bench records figures; this only proves the recording works).
-// The reference side needs python3 with torch and transformers; without them the run measures our side alone
-// (--no-reference) and the reference figures must be null.
+// The reference side runs in the tests' own Python environment (test/setup/python.ts: torch, transformers,
+// safetensors), whatever the machine's python3 has, so the same-step check always runs.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const root = resolve(__dirname, "..", "..");
 const work = mkdtempSync(join(tmpdir(), "greater-bench-"));
 const resultsDir = join(work, "results");
-const python = process.env.PYTHON ?? "python3";
-const hasReference = spawnSync(python, ["-c", "import torch, transformers, safetensors"]).status === 0;
+const python = inject("testPython");
 const hasGpu = spawnSync("nvidia-smi", ["-L"]).status === 0;
 
 const FIGURES = [
@@ -56,8 +55,7 @@ let result: {
 
 beforeAll(() => {
   const args = [join(root, "bench", "run.mjs"), "--quick", "--results-dir", resultsDir, "--work-dir", join(work, "work"), "--machine", "test-box"];
-  if (!hasReference) args.push("--no-reference");
-  run = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", timeout: 240_000 });
+  run = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", timeout: 240_000, env: { ...process.env, PYTHON: python } });
   const file = join(resultsDir, readdirSync(resultsDir).find((name) => name.endsWith(".json")) ?? "missing.json");
   result = JSON.parse(readFileSync(file, "utf8"));
 }, 260_000);
@@ -86,24 +84,19 @@ describe("npm run bench -- --quick", () => {
       expect(Object.keys(f).sort()).toEqual(expect.arrayContaining(["name", "ours", "reference", "unit", "ratio"]));
       expect(f.unit).toBe(UNITS[f.name] ?? "tokens/s");
       expect(f.ours).toBeGreaterThan(0);
-      if (hasReference) expect(f.reference).toBeGreaterThan(0);
-      else expect(f.reference).toBeNull();
+      expect(f.reference).toBeGreaterThan(0);
     }
   });
 
   it("gives ratios > 1 when ours is better: reference/ours for times and memory, ours/reference for tokens/s", () => {
     for (const f of result.figures) {
-      if (!hasReference) {
-        expect(f.ratio).toBeNull();
-        continue;
-      }
       const expected = f.unit === "tokens/s" ? f.ours / f.reference! : f.reference! / f.ours;
       expect(f.ratio).toBeCloseTo(expected, 10);
     }
     expect(result.targets.map((t) => t.figure)).toEqual(["step", "generate_b50", "step_peak_memory"]);
   });
 
-  it.runIf(hasReference)("ran the same step on both sides: same candidates, ranking and chosen token", () => {
+  it("ran the same step on both sides: same candidates, ranking and chosen token", () => {
     expect(result.stepAgreement.quick).toEqual(expect.objectContaining({ candidates: true, ranked: true, chosen: true }));
   });
 });
@@ -126,10 +119,11 @@ describe("the command line", () => {
     expect(threads.stderr).toMatch(/--threads must be a positive integer, got 0/);
   });
 
-  it.skipIf(hasGpu)("--gpu without a CUDA device says what it needs", () => {
+  it.skipIf(hasGpu)("--gpu without a CUDA device says what it needs, before anything about Python", () => {
     const gpu = spawnSync(process.execPath, [join(root, "bench", "run.mjs"), "--gpu", "--no-reference", "--results-dir", join(work, "gpu")], {
       cwd: root,
       encoding: "utf8",
+      env: { ...process.env, PYTHON: join(work, "no-such-python") },
     });
     expect(gpu.status).toBe(1);
     expect(gpu.stderr).toMatch(/--gpu needs nvidia-smi and a CUDA device \(cuda\)/);
