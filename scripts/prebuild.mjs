@@ -11,7 +11,7 @@
 // (scripts/stage-prebuilt.mjs); --pack also writes the package's `npm pack` tarball into DIR.
 //   cpu:  prebuildify as above, against libtorch 2.13.0 (CPU) — the python3 torch here, or LIBTORCH;
 //   cuda: `npm run build:cuda` (pip fetches torch 2.14.1+cu130 unless LIBTORCH names it; needs nvcc 13).
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { describeFound, describeNeed, makeBinaryRecord, recordMismatch } from "./binary-choice.mjs";
 import { ensureLibtorch } from "./ensure-libtorch.mjs";
 import { variantsForThisPlatform } from "./prebuilt-variants.mjs";
+import { INTEGRITY_FILE, recordIntegrity } from "./fetch-prebuilt.mjs";
 import { packPackage, stagePrebuilt } from "./stage-prebuilt.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -37,7 +38,17 @@ try {
     try {
       const binary = variant.variant === "cpu" ? buildCpuVariant(variant, scratch) : buildCudaVariant();
       const staged = stagePrebuilt({ variantDir: variant.dir, from: binary });
-      if (flag("--pack")) console.log(packPackage(dirname(staged), resolve(flag("--pack"))));
+      if (flag("--pack")) {
+        const tarball = packPackage(dirname(staged), resolve(flag("--pack")));
+        console.log(tarball);
+        // A variant fetched at install is taken only with the hash recorded here, which the main package
+        // (packed after this) ships: the release's word on which tarball is its own.
+        if (variant.delivery === "install-time") {
+          const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+          const record = recordIntegrity(root, variant.package, version, tarball);
+          console.error(`greater: recorded ${variant.package}@${version} ${record.integrity} in ${INTEGRITY_FILE}`);
+        }
+      }
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }

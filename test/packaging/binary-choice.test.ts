@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { chooseBinary, libtorchLoadFailure, listCandidates, noFitMessage, recordMismatch, type BinaryRecord } from "../../scripts/binary-choice.mjs";
 import type { Libtorch } from "../../scripts/find-libtorch.mjs";
+import { INTEGRITY_FILE, recordIntegrity } from "../../scripts/fetch-prebuilt.mjs";
+import { PREBUILT_VARIANTS } from "../../scripts/prebuilt-variants.mjs";
 import { packPackage, stagePrebuilt } from "../../scripts/stage-prebuilt.mjs";
 import {
   cleanEnv,
@@ -221,17 +223,35 @@ describe.runIf(haveCompiler())("a binary that does not fit never reaches the hos
     writeRecord(binary, { libtorchVersion: "2.14.1+cu130", variant: "cuda", cudaVersion: "13.0", cxx11Abi: 1, platform: "linux", arch: "x64" });
     stagePrebuilt({ variantDir: "linux-x64-cuda-torch2.14", from: binary, into: staged, log: () => {} });
     const tarballs = join(work, "tarballs");
-    packPackage(staged, tarballs);
+    const tarball = packPackage(staged, tarballs);
 
     // An installed copy of the package's scripts, run as npm runs the install hook.
     const packageRoot = fakePackageRoot("install");
     cpSync(join(root, "package.json"), join(packageRoot, "package.json"));
     cpSync(join(root, "scripts"), join(packageRoot, "scripts"), { recursive: true });
     const fakeCuda = makeFakeLibtorch(join(work, "libtorch-cuda-install"), "2.14.1+cu130", "13.0");
-    const run = spawnSync(process.execPath, [join(packageRoot, "scripts", "install.mjs")], {
+    const install = () => spawnSync(process.execPath, [join(packageRoot, "scripts", "install.mjs")], {
       env: { ...env, LIBTORCH: fakeCuda, GREATER_PREBUILT_DIR: tarballs, GREATER_NO_BUILD: "1" },
       encoding: "utf8",
     });
+
+    // Without a hash recorded by the release, nothing is fetched, whatever the registry (here the folder) holds.
+    const unrecorded = install();
+    expect(unrecorded.status).toBe(1);
+    expect(unrecorded.stderr).toContain("could not fetch @greater/linux-x64-cuda-torch2.14: this release records no hash for @greater/linux-x64-cuda-torch2.14@0.1.0 (prebuilt-integrity.json), so it is not fetched");
+    expect(existsSync(join(packageRoot, "prebuilds"))).toBe(false);
+
+    // A recorded hash that the served tarball does not have: refused, nothing unpacked.
+    const cuda = PREBUILT_VARIANTS.find((v) => v.variant === "cuda")!;
+    writeFileSync(join(packageRoot, INTEGRITY_FILE), JSON.stringify({ [cuda.package]: { version: "0.1.0", integrity: `sha512-${Buffer.alloc(64).toString("base64")}` } }));
+    const tampered = install();
+    expect(tampered.status).toBe(1);
+    expect(tampered.stderr).toMatch(/is not the tarball this release recorded: its SHA-512 is sha512-\S+, the release's sha512-AAAA/);
+    expect(existsSync(join(packageRoot, "prebuilds", "linux-x64-cuda-torch2.14", "greater.node"))).toBe(false);
+
+    // The release's own record: fetched and unpacked.
+    expect(recordIntegrity(packageRoot, cuda.package, "0.1.0", tarball).integrity).toMatch(/^sha512-/);
+    const run = install();
     expect(run.status).toBe(1);
     expect(run.stderr).toContain("fetching the prebuilt cuda binary");
     expect(existsSync(join(packageRoot, "prebuilds", "linux-x64-cuda-torch2.14", "greater.node"))).toBe(true);
