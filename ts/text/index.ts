@@ -21,5 +21,6 @@ export {
   type LayoutPart,
 } from "./layout.js";
 export { LayoutError } from "./token-boundary.js";
+export { addsDummyPrefix, decodeContinuation, encodeContinuation } from "./continuation.js";
 export { promptRoundTrips, filterCandidatesAtPosition, type RoundTripOptions } from "./prompt-round-trip.js";
 export { disallowedTokenMask, isAllowedTokenText, type DisallowedMaskOptions } from "./candidate-filter.js";

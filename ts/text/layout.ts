@@ -1,6 +1,7 @@
 // The token layout of one GReaTer example: chat(user: question ⊕ prompt) ⊕ reasoning ⊕ " " ⊕ extractor ⊕ answer,
 // with the token span of every part.
 import type { Span } from "../engine/types.js";
+import { decodeContinuation, encodeContinuation } from "./continuation.js";
 import { assertDecodesTo, LayoutError, sameIds, tokenBoundary } from "./token-boundary.js";
 import type { ExampleInput, ExampleLayout, ModelTokenizer, UserTurnTemplate } from "./types.js";
 
@@ -65,7 +66,7 @@ export function userTurnPieces(question: string, template: UserTurnTemplate): { 
  */
 export function encodePrompt(tokenizer: ModelTokenizer, text: string, template: UserTurnTemplate = "authors"): number[] {
   if (template === "prompt-first") return tokenizer.encode(text.trimStart());
-  return tokenizer.encode(/^\s/.test(text) ? text : " " + text);
+  return encodeContinuation(tokenizer, /^\s/.test(text) ? text : " " + text);
 }
 
 /** The text of the user message for a question and a prompt (ids), as the layout renders it. */
@@ -76,7 +77,7 @@ export function userTurnContent(
   template: UserTurnTemplate = "authors",
 ): string {
   const { before, after } = userTurnPieces(question, template);
-  return before + tokenizer.decode(prompt) + after;
+  return before + promptTextOf(tokenizer, prompt, template) + after;
 }
 
 /**
@@ -117,7 +118,7 @@ export function buildExampleLayout(
 
   // ---- prefix: the rendered user turn and assistant header, tokenized as one text
   const { before, after } = userTurnPieces(input.question, template);
-  const promptText = tokenizer.decode(input.prompt);
+  const promptText = promptTextOf(tokenizer, input.prompt, template);
   const content = before + promptText + after;
   const rendered = tokenizer.renderUserTurn(content);
   const placed = placeUserContent(tokenizer, rendered, content);
@@ -138,7 +139,7 @@ export function buildExampleLayout(
   // ---- tail: " " + extractor + answer, tokenized after the text that precedes it
   const extractorText = input.extractor === undefined ? "" : " " + input.extractor;
   const answerText = input.answer ?? "";
-  const reasoningText = tokenizer.decode(reasoning);
+  const reasoningText = decodeContinuation(tokenizer, reasoning);
   // Tokenization is local: the last tokens of the reasoning are context enough for the tail, and much cheaper than
   // re-encoding all of it (the whole text is encoded once more below, to check the result).
   const context = reasoning.length > 0 ? tokenizer.decode(reasoning.slice(-TAIL_CONTEXT_TOKENS)) : rendered;
@@ -164,6 +165,11 @@ export function buildExampleLayout(
     canonical: tail.ids.length === 0 && reasoning.length === 0 ? true : sameIds(ids, tokenizer.encode(text)),
     merges: [...prefix.merges, ...tail.merges],
   };
+}
+
+/** The prompt's text in the message: it follows the question's words, except where it opens the message. */
+function promptTextOf(tokenizer: ModelTokenizer, prompt: number[], template: UserTurnTemplate): string {
+  return template === "prompt-first" ? tokenizer.decode(prompt) : decodeContinuation(tokenizer, prompt);
 }
 
 function checkIds(tokenizer: ModelTokenizer, ids: number[], field: string): void {

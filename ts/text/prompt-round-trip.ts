@@ -1,5 +1,6 @@
 // The official code's "filter candidates" rule: a prompt (token ids) is kept only if decoding it and encoding the
 // text again does not change it, because the model will later see the prompt as text.
+import { decodeContinuation, encodeContinuation } from "./continuation.js";
 import type { ModelTokenizer } from "./types.js";
 
 export interface RoundTripOptions {
@@ -16,7 +17,8 @@ export interface RoundTripOptions {
  * change length once it goes through text, so a candidate that produces it is dropped.
  */
 export function promptRoundTrips(tokenizer: ModelTokenizer, promptIds: number[], options: RoundTripOptions = {}): boolean {
-  const reencoded = tokenizer.encode(tokenizer.decode(promptIds, { skipSpecialTokens: true }));
+  // As text inside the user message (after the question's words), which is how the model will see it.
+  const reencoded = encodeContinuation(tokenizer, decodeContinuation(tokenizer, promptIds, { skipSpecialTokens: true }));
   if ((options.mode ?? "length") === "length") return reencoded.length === promptIds.length;
   return reencoded.length === promptIds.length && reencoded.every((id, k) => id === promptIds[k]);
 }

@@ -2,9 +2,12 @@
 // and generation_config.json, the chat template through @huggingface/jinja. No tokenization logic of our own.
 import { Tokenizer } from "@huggingface/tokenizers";
 import { join } from "node:path";
+import { usePythonByteFallback } from "./byte-fallback.js";
 import { ChatTemplate, findChatTemplateSource, type ChatMessage, type RenderChatOptions } from "./chat-template.js";
 import { readTokenizerFiles, TokenizerFileError, type TokenizerFiles } from "./model-files.js";
 import type { ModelTokenizer } from "./types.js";
+
+usePythonByteFallback();
 
 export interface LoadTokenizerOptions {
   /** A chat template to use instead of the folder's (for tokenizers that ship none, such as base models). */
