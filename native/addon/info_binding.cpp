@@ -25,7 +25,13 @@ static Napi::Value EngineInfoJs(const Napi::CallbackInfo& info) {
 static Napi::Value SetThreadsJs(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber())
     throw Napi::TypeError::New(info.Env(), "setThreads(threads): threads must be a number");
-  greater::setThreads(info[0].As<Napi::Number>().Int32Value());
+  // Range-checked as a double: Int32Value would wrap 2^32 + 1 to 1.
+  const double threads = info[0].As<Napi::Number>().DoubleValue();
+  if (!(threads >= 1 && threads <= greater::maxThreads()) || threads != static_cast<double>(static_cast<int>(threads)))
+    throw Napi::RangeError::New(info.Env(), "setThreads: threads must be an integer between 1 and " +
+                                                std::to_string(greater::maxThreads()) + " (four per core on this machine), got " +
+                                                Napi::Number::New(info.Env(), threads).ToString().Utf8Value());
+  greater::setThreads(static_cast<int>(threads));
   return info.Env().Undefined();
 }
 

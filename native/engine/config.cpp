@@ -3,6 +3,8 @@
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
+#include <sstream>
+#include <limits>
 
 #include "engine/json.h"
 
@@ -13,6 +15,15 @@ namespace greater {
 namespace {
 
 const char* const kSupported[] = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Gemma2ForCausalLM"};
+
+constexpr int64_t kNoMaximum = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMaxPositions = int64_t{1} << 26;
+
+std::string formatNumber(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
 
 // Typed access to one JSON file's fields, every error naming the file and the field.
 class Fields {
@@ -30,20 +41,26 @@ class Fields {
     throw std::runtime_error(file_ + ": field \"" + key + "\" " + what);
   }
 
-  int64_t requireInt(const std::string& key, int64_t minimum = 1) const {
+  int64_t requireInt(const std::string& key, int64_t minimum = 1, int64_t maximum = kNoMaximum) const {
     const json::Value* v = get(key);
     if (!v) throw std::runtime_error(file_ + ": missing field \"" + key + "\"");
-    return checkedInt(key, *v, minimum);
+    return checkedInt(key, *v, minimum, maximum);
   }
-  int64_t intOr(const std::string& key, int64_t fallback, int64_t minimum = 1) const {
+  int64_t intOr(const std::string& key, int64_t fallback, int64_t minimum = 1, int64_t maximum = kNoMaximum) const {
     const json::Value* v = get(key);
-    return v ? checkedInt(key, *v, minimum) : fallback;
+    return v ? checkedInt(key, *v, minimum, maximum) : fallback;
   }
   double numberOr(const std::string& key, double fallback) const {
     const json::Value* v = get(key);
     if (!v) return fallback;
     if (!v->isNumber()) fail(key, std::string("must be a number, got ") + json::Value::kindName(v->kind()));
     return v->asDouble();
+  }
+  // A number that must be finite and greater than zero (epsilons, rope theta and factors).
+  double positiveNumberOr(const std::string& key, double fallback) const {
+    const double value = numberOr(key, fallback);
+    if (!std::isfinite(value) || !(value > 0)) fail(key, "must be a positive number, got " + formatNumber(value));
+    return value;
   }
   bool boolOr(const std::string& key, bool fallback) const {
     const json::Value* v = get(key);
@@ -83,9 +100,12 @@ class Fields {
   const std::string& file() const { return file_; }
 
  private:
-  int64_t checkedInt(const std::string& key, const json::Value& v, int64_t minimum) const {
+  int64_t checkedInt(const std::string& key, const json::Value& v, int64_t minimum, int64_t maximum = kNoMaximum) const {
     if (!v.isInteger()) fail(key, std::string("must be an integer, got ") + json::Value::kindName(v.kind()));
     if (v.asInt() < minimum) fail(key, "must be at least " + std::to_string(minimum) + ", got " + std::to_string(v.asInt()));
+    if (v.asInt() > maximum)
+      fail(key, "is " + std::to_string(v.asInt()) + ", more than any model has (at most " + std::to_string(maximum) +
+                    " is accepted): is config.json corrupt?");
     return v.asInt();
   }
 
@@ -111,7 +131,7 @@ RopeConfig parseRope(const json::Value& root, const Fields& f) {
     params = f.get("rope_scaling");
   }
   if (params && !params->isObject()) f.fail(section, "must be an object");
-  rope.theta = f.numberOr("rope_theta", 10000.0);
+  rope.theta = f.positiveNumberOr("rope_theta", 10000.0);
   if (!params) return rope;
 
   const Fields p(*params, f.file());
@@ -120,6 +140,8 @@ RopeConfig parseRope(const json::Value& root, const Fields& f) {
     const json::Value* v = p.get(key);
     if (!v) throw std::runtime_error(f.file() + ": missing field \"" + fieldName(key) + "\"");
     if (!v->isNumber()) throw std::runtime_error(f.file() + ": field \"" + fieldName(key) + "\" must be a number");
+    if (!std::isfinite(v->asDouble()) || !(v->asDouble() > 0))
+      throw std::runtime_error(f.file() + ": field \"" + fieldName(key) + "\" must be a positive number, got " + formatNumber(v->asDouble()));
     return v->asDouble();
   };
   if (p.present("rope_theta")) rope.theta = number("rope_theta");
@@ -137,8 +159,8 @@ RopeConfig parseRope(const json::Value& root, const Fields& f) {
     rope.lowFreqFactor = number("low_freq_factor");
     rope.highFreqFactor = number("high_freq_factor");
     rope.originalMaxPositions = p.present("original_max_position_embeddings")
-                                    ? static_cast<int64_t>(number("original_max_position_embeddings"))
-                                    : f.intOr("max_position_embeddings", 0, 1);
+                                    ? p.requireInt("original_max_position_embeddings", 1, kMaxPositions)
+                                    : f.intOr("max_position_embeddings", 0, 1, kMaxPositions);
     if (rope.originalMaxPositions <= 0)
       throw std::runtime_error(f.file() + ": missing field \"" + fieldName("original_max_position_embeddings") + "\"");
     if (!(rope.highFreqFactor > rope.lowFreqFactor))
@@ -174,7 +196,9 @@ std::string supportedArchitectures() {
 
 ModelConfig readModelConfig(const std::string& folder) {
   const std::string configPath = (fs::path(folder) / "config.json").string();
-  if (!fs::exists(configPath)) throw std::runtime_error(configPath + ": missing (a model folder needs config.json)");
+  std::error_code noError;
+  // symlink_status: a dangling or looping link counts as present, so that reading it names the problem.
+  if (!fs::exists(fs::symlink_status(configPath, noError))) throw std::runtime_error(configPath + ": missing (a model folder needs config.json)");
   const json::Value root = json::parseFile(configPath);
   if (!root.isObject()) throw std::runtime_error(configPath + ": not a JSON object");
   const Fields f(root, configPath);
@@ -196,28 +220,30 @@ ModelConfig readModelConfig(const std::string& folder) {
   const bool gemma2 = c.architecture == "Gemma2ForCausalLM";
   c.modelType = f.stringOr("model_type", "");
 
-  c.vocabSize = f.requireInt("vocab_size");
-  c.hiddenSize = f.requireInt("hidden_size");
-  c.intermediateSize = f.requireInt("intermediate_size");
-  c.numLayers = f.requireInt("num_hidden_layers");
-  c.numHeads = f.requireInt("num_attention_heads");
+  // Upper bounds far above any released model: a corrupt size is named here instead of failing later as an
+  // allocation of exabytes ("std::bad_alloc") or an overflowed storage size.
+  c.vocabSize = f.requireInt("vocab_size", 1, 1 << 24);
+  c.hiddenSize = f.requireInt("hidden_size", 1, 1 << 17);
+  c.intermediateSize = f.requireInt("intermediate_size", 1, 1 << 20);
+  c.numLayers = f.requireInt("num_hidden_layers", 1, 4096);
+  c.numHeads = f.requireInt("num_attention_heads", 1, 4096);
   // Defaults below are those of the transformers config classes, so that a sparse config means the same here.
   const int64_t kvDefault = mistral ? 8 : qwen2 ? 32 : gemma2 ? 4 : c.numHeads;
   c.numKvHeads = f.presentIncludingNull("num_key_value_heads") && !f.present("num_key_value_heads")
                      ? c.numHeads
-                     : f.intOr("num_key_value_heads", kvDefault);
+                     : f.intOr("num_key_value_heads", kvDefault, 1, 4096);
   if (c.numHeads % c.numKvHeads != 0)
     f.fail("num_key_value_heads", "(" + std::to_string(c.numKvHeads) + ") must divide num_attention_heads (" +
                                       std::to_string(c.numHeads) + ")");
-  c.headDim = f.intOr("head_dim", gemma2 ? 256 : 0);
+  c.headDim = f.intOr("head_dim", gemma2 ? 256 : 0, 1, 1 << 14);
   if (c.headDim == 0) {
     if (c.hiddenSize % c.numHeads != 0)
       f.fail("head_dim", "is absent and hidden_size is not a multiple of num_attention_heads");
     c.headDim = c.hiddenSize / c.numHeads;
   }
   if (c.headDim % 2 != 0) f.fail("head_dim", "must be even for rotary embeddings");
-  c.maxPositionEmbeddings = f.intOr("max_position_embeddings", llama ? 2048 : mistral ? 131072 : qwen2 ? 32768 : 8192);
-  c.rmsNormEps = f.numberOr("rms_norm_eps", 1e-6);
+  c.maxPositionEmbeddings = f.intOr("max_position_embeddings", llama ? 2048 : mistral ? 131072 : qwen2 ? 32768 : 8192, 1, kMaxPositions);
+  c.rmsNormEps = f.positiveNumberOr("rms_norm_eps", 1e-6);
   c.rope = parseRope(root, f);
   c.tieWordEmbeddings = f.boolOr("tie_word_embeddings", gemma2);
 
@@ -277,11 +303,14 @@ ModelConfig readModelConfig(const std::string& folder) {
     if (id >= c.vocabSize) f.fail("eos_token_id", "holds " + std::to_string(id) + ", outside the vocabulary");
   const auto bos = f.tokenIds("bos_token_id");
   const auto pad = f.tokenIds("pad_token_id");
+  for (const auto& [key, ids] : {std::pair<const char*, const std::vector<int64_t>&>{"bos_token_id", bos}, {"pad_token_id", pad}})
+    for (int64_t id : ids)
+      if (id >= c.vocabSize) f.fail(key, "holds " + std::to_string(id) + ", outside the vocabulary (vocab_size " + std::to_string(c.vocabSize) + ")");
   if (!bos.empty()) c.bosTokenId = bos[0];
   if (!pad.empty()) c.padTokenId = pad[0];
 
   const std::string generationPath = (fs::path(folder) / "generation_config.json").string();
-  if (fs::exists(generationPath)) {
+  if (fs::exists(fs::symlink_status(generationPath, noError))) {
     const json::Value generation = json::parseFile(generationPath);
     if (!generation.isObject()) throw std::runtime_error(generationPath + ": not a JSON object");
     const Fields g(generation, generationPath);
@@ -292,6 +321,9 @@ ModelConfig readModelConfig(const std::string& folder) {
     }
     const auto genBos = g.tokenIds("bos_token_id");
     const auto genPad = g.tokenIds("pad_token_id");
+    for (const auto& [key, ids] : {std::pair<const char*, const std::vector<int64_t>&>{"bos_token_id", genBos}, {"pad_token_id", genPad}})
+      for (int64_t id : ids)
+        if (id >= c.vocabSize) g.fail(key, "holds " + std::to_string(id) + ", outside the vocabulary (vocab_size " + std::to_string(c.vocabSize) + ")");
     if (!genBos.empty()) c.bosTokenId = genBos[0];
     if (!genPad.empty()) c.padTokenId = genPad[0];
   }

@@ -1,5 +1,10 @@
 #include "engine/engine_info.h"
 
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -24,8 +29,18 @@ EngineInfo engineInfo() {
   return info;
 }
 
+int maxThreads() {
+  // Far more threads than cores only slows the work down, and tens of thousands make the OpenMP runtime abort
+  // or crash when it cannot create them: four per core (at least 16) is the ceiling.
+  const unsigned cores = std::thread::hardware_concurrency();
+  return std::max(16, 4 * static_cast<int>(cores == 0 ? 1 : cores));
+}
+
 void setThreads(int threads) {
-  if (threads > 0) at::set_num_threads(threads);
+  if (threads < 1 || threads > maxThreads())
+    throw std::invalid_argument("setThreads: threads must be between 1 and " + std::to_string(maxThreads()) +
+                                " (four per core on this machine), got " + std::to_string(threads));
+  at::set_num_threads(threads);
 }
 
 double matmulChecksum(int64_t size, uint64_t seed) {

@@ -16,7 +16,9 @@ struct EngineInfo {
 
 EngineInfo engineInfo();
 
-// Sets the number of intra-op CPU threads (0 leaves the default).
+// The largest thread count setThreads accepts (four per core, at least 16).
+int maxThreads();
+// Sets libtorch's intra-op threads; throws std::invalid_argument outside [1, maxThreads()].
 void setThreads(int threads);
 
 // A small real tensor workload used to prove the asynchronous pipe end to end:

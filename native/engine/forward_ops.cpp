@@ -21,6 +21,7 @@ LogProbsResult computeLogProbs(const Model& model, const LogProbsRequest& reques
       throw std::invalid_argument(op + ": inputIds[" + std::to_string(b) + "] has " + std::to_string(ids[b].size()) +
                                   " tokens but inputIds[0] has " + std::to_string(width) + " (rows must be padded to one width)");
   checkTokenIds(ids, vocab, op + ": inputIds");
+  checkPositions(ids, 0, model.config().maxPositionEmbeddings, op + ": inputIds");
 
   // Mask and rope positions, on the CPU first.
   auto mask = torch::ones({batch, width}, torch::kBool);

@@ -16,6 +16,7 @@ GenerateResult generateGreedy(const Model& model, const GenerateRequest& request
   checkTokenIds(prompts, model.config().vocabSize, op + ": prompts");
   checkTokenIds(request.stopTokenIds, model.config().vocabSize, op + ": stopTokenIds");
   if (request.maxNewTokens < 0) throw std::invalid_argument(op + ": maxNewTokens must be >= 0");
+  checkPositions(prompts, request.maxNewTokens, model.config().maxPositionEmbeddings, op + ": prompts");
 
   const int64_t batch = static_cast<int64_t>(prompts.size());
   GenerateResult result;

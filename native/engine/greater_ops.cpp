@@ -1,6 +1,7 @@
 #include "engine/greater_ops.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -65,6 +66,7 @@ SequenceBatch prepareSequences(const Model& model, const TokenRows& sequences, c
                                const std::string& op) {
   checkRows(sequences, 1, op + ": sequences");
   checkTokenIds(sequences, model.config().vocabSize, op + ": sequences");
+  checkPositions(sequences, 0, model.config().maxPositionEmbeddings, op + ": sequences");
   checkSpans(sequences, answerSpans, "answerSpans", false, op);
   checkSpans(sequences, promptSpans, "promptSpans", true, op);
   SequenceBatch out;
@@ -93,6 +95,7 @@ TokenRows topCandidates(const Model& model, const CandidateRequest& request, con
   const int64_t vocab = model.config().vocabSize;
   checkRows(sequences, 1, op + ": sequences");
   checkTokenIds(sequences, vocab, op + ": sequences");
+  checkPositions(sequences, 0, model.config().maxPositionEmbeddings, op + ": sequences");
   checkBatchSize(request.positions.size(), sequences.size(), "positions", op);
   const int64_t batch = static_cast<int64_t>(sequences.size());
   for (int64_t b = 0; b < batch; ++b) {
@@ -169,7 +172,10 @@ GradientResult oneHotGradient(const Model& model, const GradientRequest& request
   }
   if (request.candidates.empty()) throw std::invalid_argument(op + ": candidates is empty");
   checkTokenIds(request.candidates, model.config().vocabSize, op + ": candidates");
-  if (!(request.temperature > 0)) throw std::invalid_argument(op + ": temperature must be positive");
+  if (!(request.temperature > 0) || !std::isfinite(request.temperature))
+    throw std::invalid_argument(op + ": temperature must be a positive finite number");
+  if (!std::isfinite(request.controlWeight))
+    throw std::invalid_argument(op + ": controlWeight must be a finite number, got " + std::to_string(request.controlWeight));
   const int64_t C = static_cast<int64_t>(request.candidates.size());
   std::vector<int64_t> currentIndex(batch);
   for (int64_t b = 0; b < batch; ++b) {

@@ -1,5 +1,7 @@
 #include "engine/json.h"
 
+#include "engine/regular_file.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -125,7 +127,13 @@ class Parser {
     while (true) {
       skipSpace();
       if (peek() != '"') fail("expected a string key");
+      const size_t keyAt = pos_;
       std::string key = parseString();
+      // A repeated key is ambiguous (parsers disagree on which one wins): refuse it instead of picking one.
+      if (members.count(key)) {
+        pos_ = keyAt;
+        fail("duplicate key \"" + key + "\" in an object");
+      }
       skipSpace();
       if (peek() != ':') fail("expected ':' after key \"" + key + "\"");
       ++pos_;
@@ -283,11 +291,8 @@ class Parser {
 Value parse(const std::string& text, const std::string& source) { return Parser(text, source).parseDocument(); }
 
 Value parseFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot be opened");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return parse(buffer.str(), path);
+  // Config and index files are small; the cap keeps a huge file from being read whole.
+  return parse(readRegularFile(path, 64ull << 20), path);
 }
 
 }  // namespace greater::json

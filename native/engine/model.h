@@ -56,9 +56,10 @@ class Model {
   // device: "cpu", "cuda", "cuda:N". dtype: "float32", "bfloat16", "float16", or "" for the default
   // (bfloat16 on CUDA, float32 on CPU). packOutputLayer: on the CPU in float32, run lm_head without gradient
   // on a packed copy of its weight (see logits()) and screen greedy decoding's arg-max on an int8 copy (see
-  // greedyTokens()); false saves those copies' memory.
+  // greedyTokens()); false saves those copies' memory. checkFiniteWeights: refuse a checkpoint holding a NaN or an
+  // infinity, naming the tensor (false only to study such weights on purpose).
   static std::shared_ptr<Model> load(const std::string& folder, const std::string& device, const std::string& dtype,
-                                     bool packOutputLayer = true);
+                                     bool packOutputLayer = true, bool checkFiniteWeights = true);
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const { return device_; }

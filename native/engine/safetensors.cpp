@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "engine/json.h"
+#include "engine/regular_file.h"
 
 namespace fs = std::filesystem;
 
@@ -76,11 +77,35 @@ bool dtypeFromName(const std::string& name, c10::ScalarType& dtype, uint64_t& it
   return false;
 }
 
+// Throws, naming the tensor and the element, when the raw little-endian values hold a NaN or an infinity (all
+// exponent bits set). Checked on the bytes as read, while they are in cache: a NaN weight would otherwise load
+// without a word and surface much later as a NaN loss or gradient. `first` is the index of the first value.
+template <typename Word>
+void checkFiniteWords(const void* data, uint64_t count, Word exponentMask, const TensorEntry& entry, const std::string& path,
+                      uint64_t first) {
+  const auto* words = static_cast<const Word*>(data);
+  Word any = 0;  // a branch-free pass first; the element is looked for only when one is found
+  for (uint64_t i = 0; i < count; ++i) any |= static_cast<Word>(((words[i] & exponentMask) == exponentMask) ? 1 : 0);
+  if (!any) return;
+  for (uint64_t i = 0; i < count; ++i)
+    if ((words[i] & exponentMask) == exponentMask)
+      throw std::runtime_error(path + ": tensor \"" + entry.name + "\" holds a non-finite value (NaN or infinity) at element " +
+                               std::to_string(first + i) + " of shape " + shapeText(entry.shape) + "; the weights are corrupt");
+}
+
+void checkFinite(const void* data, uint64_t bytes, const TensorEntry& entry, const std::string& path, uint64_t firstElement) {
+  switch (entry.dtype) {
+    case torch::kFloat32: checkFiniteWords<uint32_t>(data, bytes / 4, 0x7f800000u, entry, path, firstElement); break;
+    case torch::kBFloat16: checkFiniteWords<uint16_t>(data, bytes / 2, static_cast<uint16_t>(0x7f80), entry, path, firstElement); break;
+    case torch::kFloat16: checkFiniteWords<uint16_t>(data, bytes / 2, static_cast<uint16_t>(0x7c00), entry, path, firstElement); break;
+    default: break;
+  }
+}
+
 }  // namespace
 
 ReadOnlyFile::ReadOnlyFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw std::runtime_error(path + ": cannot be opened (" + std::strerror(errno) + ")");
+  fd_ = openRegularFile(path);
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {
     const int err = errno;
@@ -110,7 +135,7 @@ void ReadOnlyFile::read(uint64_t offset, void* buffer, uint64_t bytes, const std
   }
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
+SafetensorsFile::SafetensorsFile(const std::string& path, bool checkFinite) : file_(path), checkFinite_(checkFinite) {
   const uint64_t fileSize = file_.size();
   if (fileSize < 8)
     throw std::runtime_error(path + ": truncated safetensors file (" + std::to_string(fileSize) +
@@ -173,8 +198,37 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
       throw std::runtime_error(where + ": data [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
                                ") lies beyond the end of the file (" + std::to_string(dataSize) +
                                " data bytes): the file is truncated");
-    entries_.emplace(name, std::move(entry));
+    if (!entries_.emplace(name, std::move(entry)).second)
+      throw std::runtime_error(where + ": the header names this tensor twice");
   }
+  checkTiling(path, dataSize);
+}
+
+// The format requires the tensors' byte ranges to cover the data section exactly, in any order, without holes
+// or overlaps. A header length that is off by a byte, or overlapping or padded offsets, shift or alias every tensor
+// after it: the values would load as garbage without a word, so such a file is refused, naming the place.
+void SafetensorsFile::checkTiling(const std::string& path, uint64_t dataSize) const {
+  std::vector<const TensorEntry*> byBegin;
+  for (const auto& [name, entry] : entries_)
+    if (entry.end > entry.begin) byBegin.push_back(&entry);
+  std::sort(byBegin.begin(), byBegin.end(), [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
+  uint64_t covered = 0;
+  const TensorEntry* previous = nullptr;
+  for (const TensorEntry* entry : byBegin) {
+    if (entry->begin < covered)
+      throw std::runtime_error(path + ": tensor \"" + entry->name + "\" (data_offsets [" + std::to_string(entry->begin) + ", " +
+                               std::to_string(entry->end) + ")) overlaps tensor \"" + previous->name + "\" (which ends at " +
+                               std::to_string(covered) + ")");
+    if (entry->begin > covered)
+      throw std::runtime_error(path + ": the data section has a hole of " + std::to_string(entry->begin - covered) +
+                               " bytes at offset " + std::to_string(covered) + " (before tensor \"" + entry->name +
+                               "\"): the tensors must cover it exactly (is the header length wrong?)");
+    covered = entry->end;
+    previous = entry;
+  }
+  if (covered != dataSize)
+    throw std::runtime_error(path + ": the tensors cover " + std::to_string(covered) + " bytes of the " + std::to_string(dataSize) +
+                             "-byte data section; they must cover it exactly (is the header length wrong, or the file padded?)");
 }
 
 void SafetensorsFile::readInto(const TensorEntry& entry, torch::Tensor destination) const {
@@ -184,6 +238,7 @@ void SafetensorsFile::readInto(const TensorEntry& entry, torch::Tensor destinati
   const std::string what = "tensor \"" + entry.name + "\"";
   if (destination.device().is_cpu() && destination.scalar_type() == entry.dtype && destination.is_contiguous()) {
     file_.read(offset, destination.data_ptr(), bytes, what);
+    if (checkFinite_) checkFinite(destination.data_ptr(), bytes, entry, path(), 0);
     return;
   }
   // Blocks of whole rows along dim 0 (a 0-dim tensor is one block of one row) through the staging buffer.
@@ -196,6 +251,8 @@ void SafetensorsFile::readInto(const TensorEntry& entry, torch::Tensor destinati
   for (int64_t start = 0; start < rows; start += rowsPerBlock) {
     const int64_t count = std::min(rowsPerBlock, rows - start);
     file_.read(offset + static_cast<uint64_t>(start) * rowBytes, staging.data_ptr(), static_cast<uint64_t>(count) * rowBytes, what);
+    if (checkFinite_) checkFinite(staging.data_ptr(), static_cast<uint64_t>(count) * rowBytes, entry, path(),
+                static_cast<uint64_t>(start) * static_cast<uint64_t>(rowElements));
     if (entry.shape.empty()) {
       destination.copy_(staging.view({}));
       continue;
@@ -206,14 +263,20 @@ void SafetensorsFile::readInto(const TensorEntry& entry, torch::Tensor destinati
   }
 }
 
-std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder) {
+std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, bool checkFinite) {
   const fs::path dir(folder);
   if (!fs::is_directory(dir)) throw std::runtime_error(folder + ": not a model folder (no such directory)");
   auto checkpoint = std::make_unique<Checkpoint>();
 
   const fs::path single = dir / "model.safetensors";
   const fs::path index = dir / "model.safetensors.index.json";
-  if (fs::exists(index)) {
+  // Present means named in the folder, even as a dangling or looping link: opening it then says which it is,
+  // instead of "not found".
+  const auto present = [](const fs::path& path) {
+    std::error_code error;
+    return fs::exists(fs::symlink_status(path, error));
+  };
+  if (present(index)) {
     checkpoint->description_ = index.string();
     const json::Value indexJson = json::parseFile(index.string());
     const json::Value* weightMap = indexJson.find("weight_map");
@@ -229,9 +292,9 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder) {
       auto it = shardByName.find(shardName);
       if (it == shardByName.end()) {
         const fs::path shardPath = dir / shardName;
-        if (!fs::exists(shardPath))
+        if (!present(shardPath))
           throw std::runtime_error(index.string() + ": shard \"" + shardName + "\" (holding tensor \"" + tensor + "\") does not exist");
-        checkpoint->files_.push_back(std::make_unique<SafetensorsFile>(shardPath.string()));
+        checkpoint->files_.push_back(std::make_unique<SafetensorsFile>(shardPath.string(), checkFinite));
         it = shardByName.emplace(shardName, checkpoint->files_.back().get()).first;
       }
       if (!it->second->entries().count(tensor))
@@ -241,9 +304,9 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder) {
     }
     return checkpoint;
   }
-  if (fs::exists(single)) {
+  if (present(single)) {
     checkpoint->description_ = single.string();
-    checkpoint->files_.push_back(std::make_unique<SafetensorsFile>(single.string()));
+    checkpoint->files_.push_back(std::make_unique<SafetensorsFile>(single.string(), checkFinite));
     for (const auto& [name, entry] : checkpoint->files_.back()->entries()) checkpoint->owner_[name] = checkpoint->files_.back().get();
     return checkpoint;
   }

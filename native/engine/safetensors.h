@@ -44,11 +44,13 @@ struct TensorEntry {
   uint64_t end = 0;
 };
 
-// One .safetensors file, opened and validated: every entry's dtype is F32/BF16/F16 and its byte range has
-// exactly numel * itemsize bytes inside the file.
+// One .safetensors file, opened and validated: a regular file; every entry's dtype is F32/BF16/F16, its byte range
+// has exactly numel * itemsize bytes, and the ranges tile the data section exactly (no holes, no overlaps, no
+// duplicate names).
 class SafetensorsFile {
  public:
-  explicit SafetensorsFile(const std::string& path);
+  // checkFinite: reading a tensor throws, naming it, when its values hold a NaN or an infinity.
+  SafetensorsFile(const std::string& path, bool checkFinite = true);
 
   const std::string& path() const { return file_.path(); }
   const std::map<std::string, TensorEntry>& entries() const { return entries_; }
@@ -58,7 +60,10 @@ class SafetensorsFile {
   void readInto(const TensorEntry& entry, torch::Tensor destination) const;
 
  private:
+  void checkTiling(const std::string& path, uint64_t dataSize) const;
+
   ReadOnlyFile file_;
+  bool checkFinite_ = true;
   uint64_t dataStart_ = 0;
   std::map<std::string, TensorEntry> entries_;
 };
@@ -67,7 +72,7 @@ class SafetensorsFile {
 // Pickle checkpoints (.bin, .pt, .pth, .ckpt) are refused: unpickling can run arbitrary code.
 class Checkpoint {
  public:
-  static std::unique_ptr<Checkpoint> open(const std::string& folder);
+  static std::unique_ptr<Checkpoint> open(const std::string& folder, bool checkFinite = true);
 
   bool has(const std::string& name) const { return owner_.count(name) > 0; }
   // Throws, naming the tensor and the checkpoint, when absent.

@@ -51,6 +51,17 @@ void checkRows(const TokenRows& rows, int64_t minLength, const std::string& what
                                   " tokens; at least " + std::to_string(minLength) + " needed");
 }
 
+void checkPositions(const TokenRows& rows, int64_t extra, int64_t maxPositions, const std::string& what) {
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const int64_t length = static_cast<int64_t>(rows[b].size());
+    if (length + extra > maxPositions)
+      throw std::invalid_argument(what + "[" + std::to_string(b) + "] has " + std::to_string(length) + " tokens" +
+                                  (extra > 0 ? " and maxNewTokens is " + std::to_string(extra) : std::string()) + ": " +
+                                  std::to_string(length + extra) + " positions exceed the model's max_position_embeddings (" +
+                                  std::to_string(maxPositions) + ")");
+  }
+}
+
 int64_t maxLength(const TokenRows& rows) {
   size_t longest = 0;
   for (const auto& r : rows) longest = std::max(longest, r.size());

@@ -32,6 +32,10 @@ void checkTokenIds(const TokenRows& rows, int64_t vocab, const std::string& what
 void checkTokenIds(const std::vector<int64_t>& ids, int64_t vocab, const std::string& what);
 // Throws unless the batch is non-empty and every row has at least `minLength` tokens.
 void checkRows(const TokenRows& rows, int64_t minLength, const std::string& what);
+// Throws when a row, with `extra` more tokens after it (new tokens to generate), would need a rope position at or
+// beyond `maxPositions` (config.json's max_position_embeddings): past it the model was never trained and rope
+// scaling no longer holds, so the results would be quietly wrong.
+void checkPositions(const TokenRows& rows, int64_t extra, int64_t maxPositions, const std::string& what);
 
 int64_t maxLength(const TokenRows& rows);
 

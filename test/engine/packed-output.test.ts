@@ -77,7 +77,8 @@ describe("greedy arg-max over the vocabulary, as torch's argmax", () => {
   async function withOutputRows(row: (id: number, hidden: number) => number[] | null, packOutputLayer: boolean): Promise<number[][]> {
     const folder = models.copy("llama-untied");
     setOutputRows(folder, row);
-    const model = await loadModel(folder, { device: "cpu", dtype: "float32", packOutputLayer });
+    // Rows made on purpose (NaN rows among them): the load's finite-weight check would refuse those.
+    const model = await loadModel(folder, { device: "cpu", dtype: "float32", packOutputLayer, checkFiniteWeights: false });
     try {
       return (await model.generate(prompts, { maxNewTokens: 6, ignoreEos: true })).tokens;
     } finally {

@@ -53,6 +53,14 @@ export async function optimizeCommand(flags: OptimizeFlags, signal: AbortSignal)
   const display = chooseDisplayMode(flags.json);
   let result: RunResult;
   if (flags.resume) {
+    // A resumed run continues exactly as config.json records it: a flag that would change it is refused, not ignored.
+    const fixed = (["model", "task", "data", "steps", "init", "out", "dtype", "trainSize", "devSize", "testSize", "maxNewTokens", "topK", "evalLimit"] as const)
+      .filter((name) => flags[name] !== undefined)
+      .map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    if (fixed.length > 0) {
+      throw new Error(`${fixed.join(", ")} cannot be given with --resume: the run continues with the model, task and settings its ` +
+        "config.json records. Start a new run (--out) to change them.");
+    }
     result = await resumeRun(flags.resume, { display, signal });
   } else {
     if (!flags.model) throw new Error("--model DIR is required (or --resume RUN)");

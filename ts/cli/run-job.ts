@@ -8,8 +8,8 @@ import type { LanguageModel } from "../engine/types.js";
 import { GreaterOptimizer, OptimizationAbortedError } from "../optimizer/greater.js";
 import { resolveConfig, type GreaterConfig } from "../optimizer/config.js";
 import type { GreaterEvent, PromptText } from "../optimizer/events.js";
-import type { OptimizerState } from "../optimizer/state.js";
-import { RunRecorder } from "../runs/index.js";
+import { parseState, type OptimizerState } from "../optimizer/state.js";
+import { fingerprintChanges, modelFingerprint, RunRecorder } from "../runs/index.js";
 import { describeTask, evaluate, loadCustomTask, loadTask, type Task, type TaskDescription } from "../tasks/index.js";
 import type { SplitName } from "../tasks/types.js";
 import { encodePrompt, loadTokenizer } from "../text/index.js";
@@ -33,7 +33,8 @@ export interface RunConfig {
   format: "greater-run";
   version: 1;
   createdAt: string;
-  model: { path: string; device: string; dtype?: string };
+  /** `files`: SHA-256 of each model file loading reads (absent in runs recorded before it was added). */
+  model: { path: string; device: string; dtype?: string; files?: Record<string, string> };
   task: TaskSource;
   taskDescription: TaskDescription;
   optimizer: GreaterConfig;
@@ -102,11 +103,12 @@ export async function startRun(
   options: JobOptions & { overwrite?: boolean; threads?: number },
 ): Promise<RunResult> {
   const loadedTask = loadTaskFrom(task);
+  const modelPath = resolve(model.path);
   const config: RunConfig = {
     format: "greater-run",
     version: 1,
     createdAt: new Date().toISOString(),
-    model: { ...model, path: resolve(model.path) },
+    model: { ...model, path: modelPath, files: await modelFingerprint(modelPath) },
     task,
     taskDescription: describeTask(loadedTask),
     optimizer: resolveConfig(optimizer),
@@ -120,11 +122,58 @@ export async function startRun(
 /** Continues the run in `runDir` from its last saved step. */
 export async function resumeRun(runDir: string, options: JobOptions): Promise<RunResult> {
   const recorder = await RunRecorder.open<RunConfig, RunState, unknown, RunResult>(runDir);
-  if (recorder.config.format !== "greater-run") {
+  let task: Task;
+  try {
+    task = await checkResumable(recorder);
+  } catch (error) {
     await recorder.close();
-    throw new Error(`${runDir}/config.json: not a greater run (format ${JSON.stringify(recorder.config.format)})`);
+    throw error;
   }
-  return runJob(recorder, loadTaskFrom(recorder.config.task), options);
+  return runJob(recorder, task, options);
+}
+
+/**
+ * What a resume must find, or it would throw finished work away or continue on other inputs: a greater run; a
+ * state.json that is a valid state (a run with recorded steps and no state would start again from step 1); the
+ * task files and model files it began with, unchanged. Returns the task, loaded as the run loaded it.
+ */
+async function checkResumable(recorder: RunRecorder<RunConfig, RunState, unknown, RunResult>): Promise<Task> {
+  const { config, dir } = recorder;
+  if (config.format !== "greater-run") throw new Error(`${dir}/config.json: not a greater run (format ${JSON.stringify(config.format)})`);
+  const state = recorder.loaded.state as unknown;
+  const stepsRecorded = (recorder.loaded.events as Array<{ type?: unknown }>).filter((e) => e?.type === "step").length;
+  if (state === null || state === undefined) {
+    if (stepsRecorded > 0) {
+      throw new Error(`${dir}/state.json is missing but events.jsonl records ${stepsRecorded} completed step(s): resuming would redo them. ` +
+        "Restore state.json, or start a new run with --out.");
+    }
+  } else {
+    const optimizer = (state as Partial<RunState>).optimizer;
+    try {
+      if (typeof state !== "object" || optimizer === undefined) throw new Error('it has no "optimizer" state');
+      parseState(optimizer);
+    } catch (error) {
+      throw new Error(`${dir}/state.json is not a valid run state (${(error as Error).message}); the run cannot be resumed from it. ` +
+        "Restore state.json, or start a new run with --out.");
+    }
+  }
+  const task = loadTaskFrom(config.task);
+  const recordedFiles = new Map(config.taskDescription.split.files.map((f) => [f.path, f.sha256]));
+  for (const file of task.split.files) {
+    const recorded = recordedFiles.get(file.path);
+    if (recorded !== undefined && recorded !== file.sha256) {
+      throw new Error(`${file.path} changed since the run began (sha256 ${recorded.slice(0, 12)}… recorded, ${file.sha256.slice(0, 12)}… now): ` +
+        "the run cannot continue on other examples. Restore the file, or start a new run with --out.");
+    }
+  }
+  if (config.model.files !== undefined) {
+    const changed = fingerprintChanges(config.model.files, await modelFingerprint(config.model.path));
+    if (changed.length > 0) {
+      throw new Error(`the model in ${config.model.path} changed since the run began (${changed.join(", ")}): the run cannot continue ` +
+        "on another model. Restore the files, or start a new run with --out.");
+    }
+  }
+  return task;
 }
 
 async function runJob(recorder: RunRecorder<RunConfig, RunState, unknown, RunResult>, task: Task, options: JobOptions): Promise<RunResult> {

@@ -67,7 +67,7 @@ type GenerationHandle = { readonly __brand: "GenerationHandle" };
 
 /** The native functions this file uses (registered by native/addon/model_binding.cpp). */
 interface ModelBinding {
-  loadModel(path: string, device: string, dtype: string, packOutputLayer: boolean): Promise<ModelHandle>;
+  loadModel(path: string, device: string, dtype: string, packOutputLayer: boolean, checkFiniteWeights: boolean): Promise<ModelHandle>;
   modelInfo(handle: ModelHandle): ModelInfo;
   disposeModel(handle: ModelHandle): void;
   createCancelToken(): CancelToken;
@@ -131,7 +131,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   const binding = modelBinding();
   const folder = resolvePath(path);
   try {
-    const handle = await binding.loadModel(folder, options.device ?? "cpu", options.dtype ?? "", options.packOutputLayer ?? true);
+    const handle = await binding.loadModel(folder, options.device ?? "cpu", options.dtype ?? "", options.packOutputLayer ?? true, options.checkFiniteWeights ?? true);
     return new Model(binding, handle);
   } catch (e) {
     throw toEngineError(e);
@@ -331,6 +331,9 @@ export class Model implements LanguageModel, AsyncDisposable {
 }
 
 function generateRequest(op: string, prompts: number[][], options: GenerateOptions) {
+  if (options === null || typeof options !== "object") {
+    throw new EngineError(`${op}(prompts, options): options is required, e.g. { maxNewTokens: 64 } (got ${options === null ? "null" : typeof options})`);
+  }
   if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0)
     throw new EngineError(`${op}: maxNewTokens must be a non-negative integer, got ${options.maxNewTokens}`);
   return {

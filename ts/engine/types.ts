@@ -24,6 +24,11 @@ export interface LoadOptions {
    * Default true; ignored elsewhere.
    */
   packOutputLayer?: boolean;
+  /**
+   * Refuse weights holding a NaN or an infinity, naming the tensor and the element (checked on the bytes as they are
+   * read). Default true; false loads them as they are, to study such weights on purpose.
+   */
+  checkFiniteWeights?: boolean;
 }
 
 export interface ModelInfo {

@@ -1,3 +1,4 @@
 // The runs module: run folders written so that a killed process loses at most the step in flight.
 export { readRun, RunFolderError, RunRecorder, RUN_FILES, type CreateRunOptions, type RunContents } from "./recorder.js";
 export { toJsonText, writeFileAtomic } from "./durable.js";
+export { fingerprintChanges, modelFingerprint } from "./model-fingerprint.js";

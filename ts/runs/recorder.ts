@@ -143,7 +143,9 @@ async function acquireLock(folder: string): Promise<void> {
     }
     const holder = Number.parseInt(await readFile(lockPath, "utf8").catch(() => ""), 10);
     if (Number.isInteger(holder) && holder !== process.pid && processIsAlive(holder)) {
-      throw new RunFolderError(folder, `process ${holder} is writing this run (${RUN_FILES.lock}); stop it first`, "LOCKED");
+      throw new RunFolderError(folder, `process ${holder} is writing this run (${RUN_FILES.lock}); stop it first. If no greater process ` +
+        `is running it (the run was killed and that process id now belongs to another program), the lock is stale: delete ` +
+        `${join(folder, RUN_FILES.lock)} and resume`, "LOCKED");
     }
     if (holder === process.pid) {
       throw new RunFolderError(folder, "this process already has the run open; close that recorder first", "LOCKED");

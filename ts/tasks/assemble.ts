@@ -60,6 +60,12 @@ interface Candidate {
 export function assembleTask(options: AssembleOptions): Task {
   const seed = options.seed ?? DEFAULT_SPLIT_SEED;
   const issues: TaskIssue[] = options.plans.flatMap((plan) => plan.readIssues);
+  // Bytes that are not UTF-8 were read as U+FFFD: the row is kept, and the user told which line it was.
+  for (const file of new Map(options.plans.map((plan) => [plan.file.path, plan.file])).values()) {
+    for (const line of file.invalidUtf8Lines) {
+      issues.push({ kind: "invalid-utf8", file: file.path, line, message: "holds bytes that are not UTF-8; they were read as U+FFFD (\uFFFD)" });
+    }
+  }
   const candidates = dropDuplicates(usableRows(options.plans, issues), issues);
 
   const settled = settleFormat(options, candidates);

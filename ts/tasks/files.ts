@@ -23,6 +23,33 @@ export interface DataFile {
   bytes: Buffer;
   /** The text, UTF-8 decoded, with a leading byte-order mark removed. */
   text: string;
+  /** 1-based lines holding bytes that are not UTF-8 (decoded as U+FFFD in `text`), at most the first 100. */
+  invalidUtf8Lines: number[];
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The 1-based lines of `bytes` that are not valid UTF-8 (the first `limit`); empty for a valid file. */
+function invalidUtf8Lines(bytes: Buffer, limit = 100): number[] {
+  try {
+    strictUtf8.decode(bytes);
+    return [];
+  } catch {
+    const lines: number[] = [];
+    let start = 0;
+    for (let line = 1; start <= bytes.length && lines.length < limit; line++) {
+      const newline = bytes.indexOf(0x0a, start);
+      const end = newline < 0 ? bytes.length : newline;
+      try {
+        strictUtf8.decode(bytes.subarray(start, end));
+      } catch {
+        lines.push(line);
+      }
+      if (newline < 0) break;
+      start = newline + 1;
+    }
+    return lines;
+  }
 }
 
 /** Reads a data file; a missing or unreadable file gives a {@link TaskFileError}. */
@@ -36,7 +63,7 @@ export function readDataFile(path: string): DataFile {
     throw new TaskFileError(absolute, code === "ENOENT" ? "no such file" : `cannot read (${(error as Error).message})`);
   }
   const sha256 = createHash("sha256").update(bytes).digest("hex");
-  return { path: absolute, sha256, bytes, text: bytes.toString("utf8").replace(/^\uFEFF/, "") };
+  return { path: absolute, sha256, bytes, text: bytes.toString("utf8").replace(/^\uFEFF/, ""), invalidUtf8Lines: invalidUtf8Lines(bytes) };
 }
 
 /** What a file's content looks like, whatever its extension. */

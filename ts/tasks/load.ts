@@ -67,5 +67,8 @@ export function loadTask(spec: string, options: LoadTaskOptions = {}): Task {
     const presetName = `bbh:${stem}`;
     return loadBbhTask(spec, { ...options, name: findPreset(presetName) ? presetName : stem });
   }
+  if (/[\\/]/.test(spec) || /\.(csv|jsonl?|txt)$/i.test(spec)) {
+    throw new Error(`${spec}: no such task file (${existsSync(spec) ? "it is not a regular file" : "the path does not exist"})`);
+  }
   throw new Error(`unknown task "${spec}": expected bbh:<task>, gsm8k, folio, or the path of a BIG-Bench Hard-format file`);
 }

@@ -60,9 +60,10 @@ export type TaskIssueKind =
   | "empty-question"
   | "duplicate-question"
   | "answer-format"
-  | "invalid-record";
+  | "invalid-record"
+  | "invalid-utf8";
 
-/** A row left out of the task, with the file and line where its record starts. */
+/** A row left out of the task (or, for "invalid-utf8", kept with replaced bytes), with the file and line where it is. */
 export interface TaskIssue {
   kind: TaskIssueKind;
   file: string;

@@ -1,6 +1,7 @@
 // The model's chat template (Jinja, as Hugging Face stores it), rendered with @huggingface/jinja.
 import { Template } from "@huggingface/jinja";
 import { join } from "node:path";
+import { renderWithinBounds } from "./jinja-bounds.js";
 import { usePythonStringMethods } from "./jinja-python-strings.js";
 import { TokenizerFileError, type TokenizerFiles } from "./model-files.js";
 
@@ -41,13 +42,15 @@ export class ChatTemplate {
   /** Renders messages to text exactly as transformers' apply_chat_template(tokenize=False) would. */
   render(messages: ChatMessage[], options: RenderChatOptions): string {
     try {
-      return this.template.render({
-        ...this.variables,
-        messages,
-        add_generation_prompt: options.addGenerationPrompt,
-      });
+      return renderWithinBounds(() =>
+        this.template.render({
+          ...this.variables,
+          messages,
+          add_generation_prompt: options.addGenerationPrompt,
+        }),
+      );
     } catch (error) {
-      throw new Error(`${this.origin}: rendering the chat template failed: ${(error as Error).message}`);
+      throw new Error(`${this.origin}: rendering the chat template failed: ${(error as Error).message}`, { cause: error });
     }
   }
 }

@@ -1,6 +1,6 @@
 // Reading the tokenizer files of a model folder, with errors that name the file (and field) at fault.
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 /** The raw files of a model folder that the text layer reads. */
@@ -46,20 +46,40 @@ export async function readTokenizerFiles(modelDir: string): Promise<TokenizerFil
   };
 }
 
+/** Tokenizer files are JSON or Jinja text: far below this, and reading a larger one whole would be the problem. */
+const MAX_FILE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Reads a regular file. Anything else is refused before it is opened: reading a FIFO named tokenizer.json would wait
+ * for a writer forever, and a device could stream without end.
+ */
+async function readRegular(path: string): Promise<Buffer> {
+  const info = await stat(path); // follows symbolic links, as reading does
+  if (!info.isFile()) {
+    const kind = info.isFIFO() ? "a FIFO (named pipe)" : info.isDirectory() ? "a directory" : info.isSocket() ? "a socket" : "a device";
+    throw new TokenizerFileError(`${path} is ${kind}, not a regular file`);
+  }
+  if (info.size > MAX_FILE_BYTES) throw new TokenizerFileError(`${path} has ${info.size} bytes, more than a tokenizer file may (${MAX_FILE_BYTES})`);
+  return readFile(path);
+}
+
 async function readRequired(path: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return await readRegular(path);
   } catch (error) {
+    if (error instanceof TokenizerFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new TokenizerFileError(`${path} not found (a model folder needs it to tokenize)`);
+    if (code === "ELOOP") throw new TokenizerFileError(`${path}: symbolic links loop, the link never reaches a file`);
     throw new TokenizerFileError(`${path} could not be read: ${(error as Error).message}`);
   }
 }
 
 async function readOptional(path: string): Promise<Buffer | null> {
   try {
-    return await readFile(path);
+    return await readRegular(path);
   } catch (error) {
+    if (error instanceof TokenizerFileError) throw error;
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw new TokenizerFileError(`${path} could not be read: ${(error as Error).message}`);
   }

@@ -3,6 +3,7 @@
 import { Tokenizer } from "@huggingface/tokenizers";
 import { join } from "node:path";
 import { usePythonByteFallback } from "./byte-fallback.js";
+import { TemplateBoundError } from "./jinja-bounds.js";
 import { ChatTemplate, findChatTemplateSource, type ChatMessage, type RenderChatOptions } from "./chat-template.js";
 import { readTokenizerFiles, TokenizerFileError, type TokenizerFiles } from "./model-files.js";
 import type { ModelTokenizer } from "./types.js";
@@ -62,6 +63,7 @@ export class HfModelTokenizer implements ModelTokenizer {
     if (typeof files.tokenizerJson["model"] !== "object" || files.tokenizerJson["model"] === null) {
       throw new TokenizerFileError(`${tokenizerPath} has no "model" object`);
     }
+    checkTokenIdRange(files.tokenizerJson, tokenizerPath);
     try {
       this.tokenizer = new Tokenizer(files.tokenizerJson, files.tokenizerConfig);
     } catch (error) {
@@ -161,7 +163,10 @@ export class HfModelTokenizer implements ModelTokenizer {
         [{ role: "user", content: "Hi" }, { role: "assistant", content: marker }],
         { addGenerationPrompt: false },
       );
-    } catch {
+    } catch (error) {
+      // A template that cannot render an assistant reply has no end-of-turn token to find; one that runs past
+      // the render bounds is broken, and is named now rather than at the first prompt.
+      if ((error as Error).cause instanceof TemplateBoundError) throw new TokenizerFileError((error as Error).message);
       return null;
     }
     const at = text.lastIndexOf(marker);
@@ -176,6 +181,28 @@ export class HfModelTokenizer implements ModelTokenizer {
     }
     return best === null ? null : best.id;
   }
+}
+
+/** The largest token id accepted, as for config.json's vocab_size: far above any real vocabulary. */
+const MAX_TOKEN_ID = (1 << 24) - 1;
+
+/**
+ * Refuses ids no real vocabulary has before the library sizes anything by them: an id of 10^9 makes it build a
+ * table of a billion entries (minutes, gigabytes) before any error could be given.
+ */
+function checkTokenIdRange(tokenizerJson: Record<string, unknown>, path: string): void {
+  const check = (id: unknown, where: string) => {
+    if (typeof id === "number" && (!Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID)) {
+      throw new TokenizerFileError(`${path} field ${where}: the id ${id} is not a token id from 0 to ${MAX_TOKEN_ID}`);
+    }
+  };
+  const model = tokenizerJson["model"] as Record<string, unknown>;
+  const vocab = model["vocab"];
+  if (vocab !== null && typeof vocab === "object" && !Array.isArray(vocab)) {
+    for (const [token, id] of Object.entries(vocab as Record<string, unknown>)) check(id, `"model.vocab" (token ${JSON.stringify(token)})`);
+  }
+  const added = tokenizerJson["added_tokens"];
+  if (Array.isArray(added)) added.forEach((entry, index) => check((entry as { id?: unknown } | null)?.id, `"added_tokens"[${index}].id`));
 }
 
 /**

@@ -21,6 +21,18 @@ export class BrokenModels {
     return folder;
   }
 
+  /**
+   * A copy whose config.json allows `positions` rope positions: for calls that run far past the tiny models' own
+   * max_position_embeddings (long generations), which the engine refuses on the originals.
+   */
+  withPositions(positions: number, name = "llama-untied"): string {
+    const folder = this.copy(name);
+    editJson(join(folder, "config.json"), (json) => {
+      json["max_position_embeddings"] = positions;
+    });
+    return folder;
+  }
+
   cleanup(): void {
     rmSync(this.root, { recursive: true, force: true });
   }
@@ -39,6 +51,21 @@ export function writeSafetensors(file: string, parts: SafetensorsParts): void {
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(Buffer.byteLength(header)));
   writeFileSync(file, Buffer.concat([length, Buffer.from(header), parts.data]));
+}
+
+type TensorSpec = { dtype: string; shape: number[]; data_offsets: [number, number] };
+
+/** The parts without tensor `name`: its bytes cut out of the data and the later tensors' offsets moved up. */
+export function removeTensor(parts: SafetensorsParts, name: string): SafetensorsParts {
+  const removed = parts.header[name] as TensorSpec;
+  const [begin, end] = removed.data_offsets;
+  const header: SafetensorsParts["header"] = {};
+  for (const [key, value] of Object.entries(parts.header)) {
+    if (key === name) continue;
+    const spec = value as TensorSpec;
+    header[key] = key === "__metadata__" || spec.data_offsets[0] < end ? value : { ...spec, data_offsets: [spec.data_offsets[0] - (end - begin), spec.data_offsets[1] - (end - begin)] };
+  }
+  return { header, data: Buffer.concat([parts.data.subarray(0, begin), parts.data.subarray(end)]) };
 }
 
 export function editJson(file: string, edit: (json: Record<string, unknown>) => void): void {
