@@ -88,6 +88,15 @@ describe("greater optimize --resume refuses what would lose work", () => {
     expect(r.stderr).toMatch(/the model in .* changed since the run began \(tokenizer_config\.json\)/);
   });
 
+  it("--out naming an existing file says so, instead of a raw EEXIST", () => {
+    const file = join(work, "a-file");
+    writeFileSync(file, "x");
+    const r = greater(["optimize", "--model", model, "--task", "bbh:navigate", "--data", data, "--steps", "1", "--train-size", "4",
+      "--dev-size", "3", "--test-size", "3", "--out", file]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`${file}: is a file, not a folder: choose another run folder (--out)`);
+  });
+
   it("a stale lock held by a live process id says how to clear it", () => {
     const copy = copyRun("stale-lock");
     writeFileSync(join(copy, "run.lock"), `${process.pid}\n`); // alive, and not the resuming process

@@ -24,7 +24,7 @@ export class RunFolderError extends Error {
   constructor(
     readonly path: string,
     reason: string,
-    readonly code?: "RUN_EXISTS" | "NO_RUN" | "CORRUPT" | "LOCKED",
+    readonly code?: "RUN_EXISTS" | "NO_RUN" | "CORRUPT" | "LOCKED" | "NOT_A_FOLDER",
   ) {
     super(`${path}: ${reason}`);
     this.name = "RunFolderError";
@@ -201,7 +201,15 @@ export class RunRecorder<Config = unknown, State = unknown, Event = unknown, Res
   ): Promise<RunRecorder<Config, State, Event, Result>> {
     const folder = resolve(dir);
     const configText = toJsonText(config, "the run config", 2) + "\n";
-    await mkdir(folder, { recursive: true });
+    try {
+      await mkdir(folder, { recursive: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST" || code === "ENOTDIR") {
+        throw new RunFolderError(folder, "is a file, not a folder: choose another run folder (--out)", "NOT_A_FOLDER");
+      }
+      throw error;
+    }
     await acquireLock(folder);
     try {
       const existing = (await readdir(folder)).filter((name) => name !== RUN_FILES.lock && (Object.values(RUN_FILES) as string[]).includes(name));

@@ -19,18 +19,46 @@ export interface FileRecords {
 }
 
 /**
+ * The line where a quoted field opens that the file never closes, or null. (The CSV parser reports the line where it
+ * ran out of input, the file's last, which is not where the mistake is.) RFC 4180: a quote opens a field only at its
+ * start, and "" inside a quoted field is a quote.
+ */
+function unclosedQuoteLine(text: string): number | null {
+  let line = 1;
+  let openedAt: number | null = null;
+  let fieldStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (openedAt !== null) {
+      if (c === '"') {
+        if (text[i + 1] === '"') i++;
+        else openedAt = null;
+      } else if (c === "\n") line++;
+      continue;
+    }
+    if (c === '"' && fieldStart) openedAt = line;
+    if (c === "\n") line++;
+    fieldStart = c === "," || c === "\n" || c === "\r";
+  }
+  return openedAt;
+}
+
+/**
  * Reads a CSV file with a header row that must contain `requiredColumns`. Fields keep their inner
  * newlines. A row with the wrong number of fields is reported; a malformed file (an unclosed quote, no
  * header, a missing column) throws a {@link TaskFileError}.
  */
 export function readCsvRecords(file: DataFile, requiredColumns: string[]): FileRecords {
+  if (file.text.trim() === "") throw new TaskFileError(file.path, "the file is empty: no header and no rows");
   let rows: { record: string[]; info: { bytes: number } }[];
   try {
     rows = parseCsv(file.bytes, { bom: true, info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof rows;
   } catch (error) {
+    const opened = unclosedQuoteLine(file.text);
+    if (opened !== null) throw new TaskFileError(file.path, `not a valid CSV file: the quote that opens at line ${opened} is never closed`);
     throw new TaskFileError(file.path, `not a valid CSV file (${(error as Error).message})`);
   }
-  if (rows.length === 0) throw new TaskFileError(file.path, "the file is empty; expected a CSV header row");
+  if (rows.length === 0) throw new TaskFileError(file.path, "the file holds no CSV rows; expected a header row");
   const header = rows[0].record.map((name) => name.trim());
   const missing = requiredColumns.filter((column) => !header.includes(column));
   if (missing.length > 0) {

@@ -1,5 +1,6 @@
 // Bytes that are not UTF-8 in a task file are read as U+FFFD and reported in task.issues with file and line
-// (issue "Hostile input"); the rows stay in the task. A task path that does not exist says so.
+// (issue "Hostile input"); the rows stay in the task. A task path that does not exist, an empty file and an
+// unclosed quote each get a message that says what is wrong, and where.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,5 +39,19 @@ describe("a task path that does not exist", () => {
   it("says there is no such file, instead of 'unknown task'", () => {
     expect(() => loadTask("/nonexistent.json")).toThrow("/nonexistent.json: no such task file (the path does not exist)");
     expect(() => loadTask("navigate")).toThrow(/unknown task "navigate"/);
+  });
+});
+
+describe("messages that say what is wrong, and where", () => {
+  it("an empty file is called empty, whatever its extension", () => {
+    const file = join(work, "empty.jsonl");
+    writeFileSync(file, "\n \n");
+    expect(() => loadCustomTask({ name: "x", file, columns: { question: "question", answer: "answer" } })).toThrow(`${file}: the file is empty: no header and no rows`);
+  });
+
+  it("an unclosed quote is reported at the line where it opens, not where the file ends", () => {
+    const file = join(work, "unclosed.csv");
+    writeFileSync(file, 'goal,target,final_target\n"Fine, ""quoted"" question",,Yes\n"Never closed,,No\nthird,,Yes\nfourth,,No\n');
+    expect(() => loadTask(file)).toThrow(`${file}: not a valid CSV file: the quote that opens at line 3 is never closed`);
   });
 });
