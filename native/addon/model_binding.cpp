@@ -159,9 +159,10 @@ Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   const std::string dtype = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
   const bool packOutputLayer = info.Length() <= 3 || !info[3].IsBoolean() || info[3].As<Napi::Boolean>().Value();
   const bool checkFiniteWeights = info.Length() <= 4 || !info[4].IsBoolean() || info[4].As<Napi::Boolean>().Value();
+  const auto cancel = cancelArg(info, 5);  // kept alive by the lambda until the load ends
   return runAsync<std::shared_ptr<Model>>(
-      env, "loadModel", releasingMemoryOnOom([path, device, dtype, packOutputLayer, checkFiniteWeights] {
-        return Model::load(path, device, dtype, packOutputLayer, checkFiniteWeights);
+      env, "loadModel", releasingMemoryOnOom([path, device, dtype, packOutputLayer, checkFiniteWeights, cancel] {
+        return Model::load(path, device, dtype, packOutputLayer, checkFiniteWeights, cancel.get());
       }),
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {
         auto handle = Napi::External<ModelHandle>::New(env, new ModelHandle{model},

@@ -82,7 +82,7 @@ torch::Tensor RmsNorm::operator()(const torch::Tensor& x) const {
 }
 
 std::shared_ptr<Model> Model::load(const std::string& folder, const std::string& deviceName, const std::string& dtypeName,
-                                   bool packOutputLayer, bool checkFiniteWeights) {
+                                   bool packOutputLayer, bool checkFiniteWeights, const CancelFlag* cancel) {
   std::shared_ptr<Model> m(new Model());
   m->config_ = readModelConfig(folder);
   m->device_ = parseDevice(deviceName);
@@ -96,7 +96,7 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
     at::globalContext().setSDPUseCuDNN(false);
   }
   const ModelConfig& c = m->config_;
-  const auto checkpoint = Checkpoint::open(folder, checkFiniteWeights);
+  const auto checkpoint = Checkpoint::open(folder, checkFiniteWeights, cancel);
 
   // Loading under NoGradGuard, not InferenceMode: inference tensors could not be saved for the backward
   // pass of oneHotGradient.

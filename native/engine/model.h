@@ -4,6 +4,7 @@
 // rope position, and attention visibility comes from explicit masks, so left padding, right padding and
 // KV-cached decoding all go through the same code.
 #pragma once
+#include "engine/cancel.h"
 #include <torch/torch.h>
 
 #include <memory>
@@ -59,7 +60,8 @@ class Model {
   // greedyTokens()); false saves those copies' memory. checkFiniteWeights: refuse a checkpoint holding a NaN or an
   // infinity, naming the tensor (false only to study such weights on purpose).
   static std::shared_ptr<Model> load(const std::string& folder, const std::string& device, const std::string& dtype,
-                                     bool packOutputLayer = true, bool checkFiniteWeights = true);
+                                     bool packOutputLayer = true, bool checkFiniteWeights = true,
+                                     const CancelFlag* cancel = nullptr);
 
   const ModelConfig& config() const { return config_; }
   torch::Device device() const { return device_; }

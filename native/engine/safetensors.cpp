@@ -263,10 +263,11 @@ void SafetensorsFile::readInto(const TensorEntry& entry, torch::Tensor destinati
   }
 }
 
-std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, bool checkFinite) {
+std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& folder, bool checkFinite, const CancelFlag* cancel) {
   const fs::path dir(folder);
   if (!fs::is_directory(dir)) throw std::runtime_error(folder + ": not a model folder (no such directory)");
   auto checkpoint = std::make_unique<Checkpoint>();
+  checkpoint->cancel_ = cancel;
 
   const fs::path single = dir / "model.safetensors";
   const fs::path index = dir / "model.safetensors.index.json";
@@ -344,6 +345,7 @@ void Checkpoint::copyInto(const std::string& name, torch::Tensor destination) co
   if (destination.sizes().vec() != e.shape)
     throw std::runtime_error(fileOf(name) + ": tensor \"" + name + "\" has shape " + shapeText(e.shape) + ", expected " +
                              shapeText(destination.sizes().vec()));
+  throwIfCancelled(cancel_, "loadModel");
   torch::NoGradGuard noGrad;
   owner_.at(name)->readInto(e, destination);
 }

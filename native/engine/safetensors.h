@@ -7,6 +7,8 @@
 #pragma once
 #include <torch/torch.h>
 
+#include "engine/cancel.h"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -72,7 +74,8 @@ class SafetensorsFile {
 // Pickle checkpoints (.bin, .pt, .pth, .ckpt) are refused: unpickling can run arbitrary code.
 class Checkpoint {
  public:
-  static std::unique_ptr<Checkpoint> open(const std::string& folder, bool checkFinite = true);
+  // cancel: checked before each tensor is read (loadModel's AbortSignal and time limit); null never cancels.
+  static std::unique_ptr<Checkpoint> open(const std::string& folder, bool checkFinite = true, const CancelFlag* cancel = nullptr);
 
   bool has(const std::string& name) const { return owner_.count(name) > 0; }
   // Throws, naming the tensor and the checkpoint, when absent.
@@ -95,6 +98,7 @@ class Checkpoint {
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const SafetensorsFile*> owner_;
   std::string description_;
+  const CancelFlag* cancel_ = nullptr;
 };
 
 }  // namespace greater

@@ -186,3 +186,32 @@ describe("calls past the model's limits", () => {
     await expect(model.oneHotGradient({ ...args, controlWeight: Number.NaN })).rejects.toThrow(/controlWeight must be a finite number/);
   });
 });
+
+describe("a load that can be stopped", () => {
+  it("an aborted signal stops the load before it starts", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("shutting down"));
+    const error = await loadModel(modelPath("llama-untied"), { signal: controller.signal }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: "EngineError", code: "ABORTED" });
+    expect((error as Error).cause).toMatchObject({ message: "shutting down" });
+  });
+
+  it("timeoutMs gives up between tensors with code TIMEOUT; a load that finishes in time is a working model", async () => {
+    // The tiny reasoner's ~40 tensors take some milliseconds to read; a 1 ms limit ends most loads part-way.
+    const outcomes: string[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const result = await loadModel(resolve(root, "models", "tiny-reasoner"), { timeoutMs: 1 }).then(
+        async (model) => {
+          const tokens = (await model.generate([[1, 2, 3]], { maxNewTokens: 2, ignoreEos: true })).tokens[0];
+          model.dispose();
+          return `loaded ${tokens.length}`;
+        },
+        (e: unknown) => `${(e as EngineError).code}: ${(e as Error).message}`,
+      );
+      outcomes.push(result);
+    }
+    for (const outcome of outcomes) expect(outcome).toMatch(/^(loaded 2|TIMEOUT: loadModel: .*tiny-reasoner did not load within 1 ms)$/);
+    expect(outcomes.some((o) => o.startsWith("TIMEOUT"))).toBe(true);
+    await expect(loadModel(modelPath("llama-untied"), { timeoutMs: 0 })).rejects.toThrow(/timeoutMs must be a positive number/);
+  });
+});

@@ -67,7 +67,7 @@ type GenerationHandle = { readonly __brand: "GenerationHandle" };
 
 /** The native functions this file uses (registered by native/addon/model_binding.cpp). */
 interface ModelBinding {
-  loadModel(path: string, device: string, dtype: string, packOutputLayer: boolean, checkFiniteWeights: boolean): Promise<ModelHandle>;
+  loadModel(path: string, device: string, dtype: string, packOutputLayer: boolean, checkFiniteWeights: boolean, token?: CancelToken): Promise<ModelHandle>;
   modelInfo(handle: ModelHandle): ModelInfo;
   disposeModel(handle: ModelHandle): void;
   createCancelToken(): CancelToken;
@@ -130,11 +130,30 @@ function modelBinding(): ModelBinding {
 export async function loadModel(path: string, options: LoadOptions = {}): Promise<Model> {
   const binding = modelBinding();
   const folder = resolvePath(path);
+  const { signal, timeoutMs } = options;
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new EngineError(`loadModel: timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
+  }
+  if (signal?.aborted) throw abortError("loadModel", signal);
+  const token = signal !== undefined || timeoutMs !== undefined ? binding.createCancelToken() : undefined;
+  let timedOut = false;
+  const onAbort = () => binding.cancel(token!);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    binding.cancel(token!);
+  }, timeoutMs);
   try {
-    const handle = await binding.loadModel(folder, options.device ?? "cpu", options.dtype ?? "", options.packOutputLayer ?? true, options.checkFiniteWeights ?? true);
+    const handle = await binding.loadModel(folder, options.device ?? "cpu", options.dtype ?? "", options.packOutputLayer ?? true,
+      options.checkFiniteWeights ?? true, token);
     return new Model(binding, handle);
   } catch (e) {
+    if (signal?.aborted) throw abortError("loadModel", signal);
+    if (timedOut) throw new EngineError(`loadModel: ${folder} did not load within ${timeoutMs} ms`, "TIMEOUT");
     throw toEngineError(e);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 

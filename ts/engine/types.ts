@@ -29,6 +29,13 @@ export interface LoadOptions {
    * read). Default true; false loads them as they are, to study such weights on purpose.
    */
   checkFiniteWeights?: boolean;
+  /** Stops the load between tensors (EngineError code "ABORTED", cause = signal.reason). */
+  signal?: AbortSignal;
+  /**
+   * Gives up a load that takes longer than this many milliseconds (EngineError code "TIMEOUT"), e.g. weights on a
+   * network file system that stopped answering. Checked between tensors. Default: no limit.
+   */
+  timeoutMs?: number;
 }
 
 export interface ModelInfo {
