@@ -215,3 +215,32 @@ describe("a load that can be stopped", () => {
     await expect(loadModel(modelPath("llama-untied"), { timeoutMs: 0 })).rejects.toThrow(/timeoutMs must be a positive number/);
   });
 });
+
+describe("where a model's files really are", () => {
+  const broken = new BrokenModels();
+  const outside = mkdtempSync(join(tmpdir(), "greater-outside-"));
+  afterAll(() => {
+    broken.cleanup();
+    rmSync(outside, { recursive: true, force: true });
+  });
+
+  it("reports each file's real path, and refuses a link out of the allowed folders, naming it", async () => {
+    const folder = broken.copy();
+    // The weights moved out of the folder and linked back in, as a hub cache lays out blobs.
+    const blob = join(outside, "blob-weights");
+    execFileSync("mv", [join(folder, "model.safetensors"), blob]);
+    symlinkSync(blob, join(folder, "model.safetensors"));
+    const model = await loadModel(folder);
+    expect(model.files["model.safetensors"]).toBe(blob);
+    expect(model.files["config.json"]).toBe(join(folder, "config.json"));
+    model.dispose();
+
+    const parent = resolve(folder, "..");
+    const refused = await loadModel(folder, { allowedRoots: [parent] }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ name: "EngineError", code: "OUTSIDE_ALLOWED_ROOTS" });
+    expect((refused as Error).message).toBe(`loadModel: ${join(folder, "model.safetensors")} leads to ${blob}, outside the allowed folders (${parent})`);
+    const allowed = await loadModel(folder, { allowedRoots: [parent, outside] });
+    allowed.dispose();
+    await expect(loadModel(folder, { allowedRoots: [outside] })).rejects.toThrow(/is outside the allowed folders/);
+  });
+});

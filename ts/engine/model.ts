@@ -1,7 +1,9 @@
 // The typed Model over the native engine. Heavy calls run on libuv's thread pool (never the JS thread);
 // calls on one model run one at a time, in call order, through a per-model promise chain.
+import { existsSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { loadBinding } from "./binding.js";
+import { checkAllowedRoots, realModelFiles } from "./model-files.js";
 import {
   EngineError,
   type ContinuationArgs,
@@ -135,6 +137,8 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
     throw new EngineError(`loadModel: timeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
   }
   if (signal?.aborted) throw abortError("loadModel", signal);
+  const files = existsSync(folder) ? realModelFiles(folder) : {};
+  if (options.allowedRoots !== undefined) checkAllowedRoots(folder, files, options.allowedRoots);
   const token = signal !== undefined || timeoutMs !== undefined ? binding.createCancelToken() : undefined;
   let timedOut = false;
   const onAbort = () => binding.cancel(token!);
@@ -146,7 +150,7 @@ export async function loadModel(path: string, options: LoadOptions = {}): Promis
   try {
     const handle = await binding.loadModel(folder, options.device ?? "cpu", options.dtype ?? "", options.packOutputLayer ?? true,
       options.checkFiniteWeights ?? true, token);
-    return new Model(binding, handle);
+    return new Model(binding, handle, files);
   } catch (e) {
     if (signal?.aborted) throw abortError("loadModel", signal);
     if (timedOut) throw new EngineError(`loadModel: ${folder} did not load within ${timeoutMs} ms`, "TIMEOUT");
@@ -166,6 +170,8 @@ export class Model implements LanguageModel, AsyncDisposable {
   constructor(
     private readonly binding: ModelBinding,
     private readonly handle: ModelHandle,
+    /** The model files loading read (config, generation config, weights), by name, with their real paths (links resolved). */
+    readonly files: Record<string, string> = {},
   ) {
     this.info = Object.freeze(binding.modelInfo(handle));
   }

@@ -36,6 +36,11 @@ export interface LoadOptions {
    * network file system that stopped answering. Checked between tensors. Default: no limit.
    */
   timeoutMs?: number;
+  /**
+   * Folders the model's files must really lie in, links resolved (for services that confine what a request may
+   * load). A folder or file outside them is refused with EngineError code "OUTSIDE_ALLOWED_ROOTS". Default: any.
+   */
+  allowedRoots?: string[];
 }
 
 export interface ModelInfo {
