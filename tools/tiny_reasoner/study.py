@@ -256,7 +256,7 @@ def greater_check(m, rows, prompt_text, positions, seeds, want):
 
 
 def mini_run(m, rows, init_text, n_steps):
-    """A small but complete GReaTer run (steps 0-5 of ALGORITHM.md, one position per step), to
+    """A small but complete GReaTer run (steps 0-5 of docs/algorithm.md, one position per step), to
     show that the optimizer's own loop climbs from the neutral prompt to a careful one."""
     prompt, init_len, i = m.enc(init_text), len(m.enc(init_text)), 0
     filler = m.enc(task.FILLER)[0]

@@ -1,6 +1,6 @@
 // The optimizer's configuration: one flat object, every default beside its reason.
 // Defaults follow the authors' code (psunlpgroup/GreaTer) where it differs from the paper's text, because
-// the code produced the published numbers; see /docs/ALGORITHM.md.
+// the code produced the published numbers; see docs/algorithm.md.
 import type { UserTurnTemplate } from "../text/types.js";
 
 /** How the candidates re-scored by regenerated reasoning are picked from the proposal. */

@@ -1,4 +1,4 @@
-// Dev accuracy of the best prompt (ALGORITHM.md step 7), by the tasks layer's evaluation: greedy reasoning,
+// Dev accuracy of the best prompt (docs/algorithm.md, step 7), by the tasks layer's evaluation: greedy reasoning,
 // the extractor, a short answer, normalised and compared with the gold answer.
 import type { LanguageModel } from "../engine/types.js";
 import { evaluate } from "../tasks/evaluate.js";

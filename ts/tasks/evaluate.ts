@@ -1,4 +1,4 @@
-// Accuracy of a prompt on a task split (docs/ALGORITHM.md step 7): generate the reasoning for
+// Accuracy of a prompt on a task split (docs/algorithm.md, step 7): generate the reasoning for
 // chat(user: question ⊕ prompt), append " " + extractor, generate a few answer tokens (stopping at the end
 // of turn or a newline), normalise, compare with the gold answer. Batched through model.generate.
 import { isOutOfMemory, type GenerateResult, type LanguageModel } from "../engine/types.js";

@@ -1,5 +1,5 @@
 // Built-in tasks: the 21 BIG-Bench Hard tasks of the GReaTer paper, GSM8K and FOLIO, each with the answer
-// format and extractor text of the authors' run scripts (docs/ALGORITHM.md, "Extractor per BBH task").
+// format and extractor text of the authors' run scripts (docs/algorithm.md, "The objects").
 import { extractorFor, lettersThrough, type ExtractorStyle } from "./formats.js";
 import type { AnswerFormat } from "./types.js";
 
