@@ -347,7 +347,7 @@ export function noFitMessage(choice, { packageRoot = defaultPackageRoot, env = p
   }
   const buildLine = `    - build from source against your libtorch (needs g++ and CMake): \`${rebuild}\``;
   lines.push(env.GREATER_NO_BUILD === "1" ? `${buildLine} with GREATER_NO_BUILD unset (it is 1 now)` : buildLine);
-  lines.push("    - or pick another libtorch: LIBTORCH=/path/to/libtorch (README: \"Where libtorch comes from\"); GREATER_BINARY=/path/to/greater.node picks a binary");
+  lines.push("    - or pick another libtorch: LIBTORCH=/path/to/libtorch (docs/install.md: \"Where libtorch comes from\"); GREATER_BINARY=/path/to/greater.node picks a binary");
   lines.push("  (probe verdicts are cached; GREATER_REPROBE=1 probes again)");
   return lines.join("\n");
 }

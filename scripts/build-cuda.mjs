@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// One command for the CUDA variant (README, "CUDA"): obtains the CUDA torch wheel (and the nvrtc wheel it
+// One command for the CUDA variant (docs/install.md, "CUDA"): obtains the CUDA torch wheel (and the nvrtc wheel it
 // links against) with pip into a cache folder unless LIBTORCH names a CUDA libtorch already, then builds
 // with cmake-js into build-cuda/. Needs nvcc (CUDA 13 for torch 2.14). Compiles and links without a GPU.
 import { execFileSync } from "node:child_process";
@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // Pinned, so that the released CUDA binary can be rebuilt bit for bit against the same libraries
-// (`npm run prebuilt:cuda`, README "Prebuilt binaries").
+// (`npm run prebuilt:cuda`, docs/install.md, "Prebuilt binaries").
 const wheel = process.env.GREATER_CUDA_TORCH_WHEEL ?? "torch==2.14.1";
 const nvrtcWheel = process.env.GREATER_CUDA_NVRTC_WHEEL ?? "nvidia-cuda-nvrtc==13.0.88";
 let libtorch = process.env.LIBTORCH;

@@ -1,4 +1,4 @@
-// Returns a libtorch, obtaining a CPU one when none is found (docs: "Where libtorch comes from").
+// Returns a libtorch, obtaining a CPU one when none is found (docs/install.md, "Where libtorch comes from").
 // The fallback installs one pinned CPU torch wheel with pip into the package's own cache folder (.libtorch/, or
 // GREATER_LIBTORCH_CACHE) with --target, so the user's Python environment is left untouched. What pip brings is
 // verified: wheels only (--only-binary :all:, no source build runs), and --require-hashes against the SHA-256 this

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Locates a libtorch for building (and for choosing a prebuilt binary at load time).
-// Order, as documented in README: LIBTORCH, then Torch_DIR / CMAKE_PREFIX_PATH, then the Python torch of
+// Order, as documented in docs/install.md: LIBTORCH, then Torch_DIR / CMAKE_PREFIX_PATH, then the Python torch of
 // `python3`, then the package's own cache (filled by scripts/install.mjs when nothing else exists).
 // Usage: node scripts/find-libtorch.mjs [--json | --include | --lib | --cmake-dir | --cxx-flags | --root]
 import { existsSync, readFileSync, readdirSync } from "node:fs";

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm's install hook: make sure a binary that fits this machine's libtorch is there, compiling only when
-// no prebuilt one fits (README, "Prebuilt binaries").
+// no prebuilt one fits (docs/install.md, "Prebuilt binaries").
 // 1. Find a libtorch (or obtain the CPU one with pip: scripts/ensure-libtorch.mjs).
 // 2. Probe the binaries already here (local build, platform packages, prebuilds/) afresh: keep the first that fits.
 // 3. Else fetch the install-time variant made for this libtorch, if there is one (scripts/fetch-prebuilt.mjs).

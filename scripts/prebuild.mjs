@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Prebuilt binaries (README, "Prebuilt binaries").
+// Prebuilt binaries (docs/install.md, "Prebuilt binaries").
 //
 // `node scripts/prebuild.mjs [--out DIR]` (npm run prebuild): builds the addon with prebuildify (which
 // drives node-gyp over binding.gyp) and places it in DIR/prebuilds/<platform>-<arch>/ (DIR defaults to the

@@ -1,7 +1,7 @@
 // The prebuilt binaries this release ships, one platform package each (packages/<dir>/). A binary works
 // only with the exact libtorch it was built against, so each entry names that libtorch.
 //
-// How each reaches a user (README, "Prebuilt binaries"):
+// How each reaches a user (docs/install.md, "Prebuilt binaries"):
 // - "optional-dependency": listed in package.json's optionalDependencies; npm installs it on a matching
 //   os/cpu. Used for the CPU variants, which everyone on that platform can use.
 // - "install-time": npm's os/cpu fields cannot tell a CUDA machine from a CPU one, so listing the CUDA

@@ -35,7 +35,7 @@ export function variantMismatch(record, variant) {
 export function stagePrebuilt({ variantDir, from, into = join(root, "packages", variantDir), log = console.error }) {
   const variant = PREBUILT_VARIANTS.find((v) => v.dir === variantDir);
   if (!variant) throw new Error(`unknown variant "${variantDir}"; known: ${PREBUILT_VARIANTS.map((v) => v.dir).join(", ")}`);
-  if (!existsSync(from)) throw new Error(`${from} does not exist: build it first (README, "Prebuilt binaries")`);
+  if (!existsSync(from)) throw new Error(`${from} does not exist: build it first (docs/install.md, "Prebuilt binaries")`);
   const record = readBinaryRecord(from);
   const elf = readDynamicSection(from);
   if (variant.platform === "linux" && elf?.arch !== variant.arch) {

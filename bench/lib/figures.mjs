@@ -120,7 +120,7 @@ export function textTable(figures) {
   return [line(all[0]), widths.map((w) => "-".repeat(w)).join("  "), ...all.slice(1).map(line)].join("\n");
 }
 
-/** The same table in Markdown, with the run's circumstances above it (for README.md's Benchmarks section). */
+/** The same table in Markdown, with the run's circumstances above it (for bench/README.md). */
 export function markdownTable(result) {
   const lines = [
     `Machine \`${result.machine}\`, ${result.device}, ${result.date}, ${result.threads} threads per side. ${result.note}`,
