@@ -2,9 +2,7 @@
 // measured, and how the prompt evolved — drawn with Vega-Lite into plot.svg and plot.png in the run folder.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Resvg } from "@resvg/resvg-js";
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 import { readRun } from "../runs/index.js";
 
 /** The run-record events the plot reads (a subset of what `greater optimize` writes). */
@@ -88,6 +86,9 @@ export async function plotRun(runDir: string): Promise<PlotFiles> {
       },
     ],
   };
+  // The plotting libraries (vega, vega-lite, resvg's native renderer) load only when a plot is drawn: every other
+  // command starts without them.
+  const [vega, { compile }, { Resvg }] = await Promise.all([import("vega"), import("vega-lite"), import("@resvg/resvg-js")]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
   const svg = await view.toSVG();
   await view.finalize();
