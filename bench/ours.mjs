@@ -8,7 +8,9 @@
 // the shared workload (token ids and spans) and the kind: load, micro (tinybench tasks) or step (one GReaTer step).
 import { readFileSync, writeFileSync } from "node:fs";
 import { Bench } from "tinybench";
-import { disallowedTokenMask, loadModel, loadTokenizer, optimizeSteps, setThreads } from "../dist/index.js";
+import { loadModel, loadTokenizer, setThreads } from "../dist/index.js";
+import { optimizeSteps } from "../dist/optimizer/index.js";
+import { disallowedTokenMask } from "../dist/text/index.js";
 import { peakRssMiB } from "./lib/memory.mjs";
 
 const [jobFile, outFile] = process.argv.slice(2);

@@ -6,7 +6,9 @@
 //                  format, tools/reference/greater_step.py's read_data)
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_CONFIG, Mulberry32, buildExampleLayout, disallowedTokenMask, encodePrompt, loadTask, loadTokenizer } from "../../dist/index.js";
+import { loadTask, loadTokenizer } from "../../dist/index.js";
+import { DEFAULT_CONFIG, Mulberry32 } from "../../dist/optimizer/index.js";
+import { buildExampleLayout, disallowedTokenMask, encodePrompt } from "../../dist/text/index.js";
 
 /** Rows of the forward measurement: the authors' logits batch (logits_batch_size = 9). */
 const FORWARD_ROWS = 9;

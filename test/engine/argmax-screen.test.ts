@@ -5,7 +5,7 @@
 // The screen runs at batch 1 and from 16 rows on, so the fixture's prompts are run one by one and repeated
 // into a batch of 18.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/index.js";
+import { loadModel, type Model } from "../../ts/engine/index.js";
 import { BrokenModels, setOutputRows } from "./helpers/broken-models.js";
 import { modelPath, readReference, referenceModels } from "./helpers/fixtures.js";
 

@@ -2,7 +2,7 @@
 // engine's own CPU results. Skipped where the addon or the machine has no usable GPU (CI has none; the GPU
 // machines the project is lent run it).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, engineInfo, loadModel, type Model } from "../../ts/index.js";
+import { EngineError, engineInfo, loadModel, type Model } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference, referenceModels, relativeError, gradientArgs, spans, type Reference } from "./helpers/fixtures.js";
 
 const cuda = engineInfo().cudaAvailable;

@@ -2,7 +2,7 @@
 import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, engineInfo, loadModel, type Model } from "../../ts/index.js";
+import { EngineError, engineInfo, loadModel, type Model } from "../../ts/engine/index.js";
 import { BrokenModels, editJson, readSafetensors, removeTensor, writeSafetensors } from "./helpers/broken-models.js";
 import { gradientArgs, modelPath, readReference } from "./helpers/fixtures.js";
 

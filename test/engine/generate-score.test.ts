@@ -1,7 +1,7 @@
 // generateForScoring + scoreContinuations: the answer and prompt scores read from the generation's own KV
 // caches equal scoreAnswers over the full sequences, and the generated tokens equal plain generate's.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, loadModel, type Model, type Span } from "../../ts/index.js";
+import { EngineError, loadModel, type Model, type Span } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference, type Reference } from "./helpers/fixtures.js";
 
 /** A deterministic token stream (no Math.random: failures must reproduce). */

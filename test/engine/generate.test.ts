@@ -1,6 +1,6 @@
 // Greedy generation: stop rules, padding/compaction invariance, cancellation.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, loadModel, type Model } from "../../ts/index.js";
+import { EngineError, loadModel, type Model } from "../../ts/engine/index.js";
 import { BrokenModels } from "./helpers/broken-models.js";
 import { modelPath, readReference, type Reference } from "./helpers/fixtures.js";
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, loadModel, setThreads, type Model } from "../../ts/index.js";
+import { EngineError, loadModel, setThreads, type Model } from "../../ts/engine/index.js";
 import { BrokenModels, editJson, readSafetensors, writeSafetensors } from "./helpers/broken-models.js";
 import { gradientArgs, modelPath, readReference } from "./helpers/fixtures.js";
 

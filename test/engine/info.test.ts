@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { engineInfo, matmulChecksum } from "../../ts/index.js";
+import { engineInfo, matmulChecksum } from "../../ts/engine/index.js";
 
 describe("engineInfo", () => {
   it("reports the libtorch the addon was built against and the CPU device", () => {

@@ -1,6 +1,6 @@
 // Model lifecycle: queued calls in order, off the JS thread, dispose and async dispose.
 import { describe, expect, it } from "vitest";
-import { EngineError, loadModel } from "../../ts/index.js";
+import { EngineError, loadModel } from "../../ts/engine/index.js";
 import { modelPath, readReference } from "./helpers/fixtures.js";
 
 const ref = readReference("qwen2-bias");

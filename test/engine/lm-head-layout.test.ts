@@ -4,7 +4,7 @@
 // vocabulary column of the logits, and every embedding row gathered from the strided view, must still be
 // transformers' (tools/make_tiny_models.py recorded the references).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/index.js";
+import { loadModel, type Model } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference, relativeError, gradientArgs, type Reference } from "./helpers/fixtures.js";
 
 // Tied (one shared matrix), untied (lm_head transposed, embedding kept by rows), sharded, Gemma2 (tied, scaled

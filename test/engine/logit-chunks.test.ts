@@ -3,7 +3,7 @@
 // once. GREATER_LOGIT_CHUNK_BYTES forces small chunks: on a tiny model, many chunks (some mixing rows, some
 // crossing from answer to prompt positions) must give what one chunk gives and what one row at a time gives.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model, type OneHotGradientArgs, type ScoreAnswersArgs, type Span } from "../../ts/index.js";
+import { loadModel, type Model, type OneHotGradientArgs, type ScoreAnswersArgs, type Span } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference, relativeError, spans, type Reference } from "./helpers/fixtures.js";
 
 const chunkVariable = "GREATER_LOGIT_CHUNK_BYTES";

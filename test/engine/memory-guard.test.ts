@@ -4,8 +4,8 @@
 // "too large". Only allocations of 16 MiB and more are checked; on llama-untied (2 layers, 4 KV heads of 8) each
 // layer's key and value caches take 128 bytes per row and slot.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/index.js";
-import { RowSplitter } from "../../ts/optimizer/oom.js";
+import { loadModel, type Model } from "../../ts/engine/index.js";
+import { RowSplitter } from "../../ts/optimizer/row-splitter.js";
 import { BrokenModels } from "./helpers/broken-models.js";
 import { readReference } from "./helpers/fixtures.js";
 

@@ -4,7 +4,7 @@
 // default on the CPU in float32, so parity.test.ts already checks it against transformers; here it is checked
 // against the unpacked path on every float32 tiny model, and the arg-max against torch's rules on ties and NaN.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/index.js";
+import { loadModel, type Model } from "../../ts/engine/index.js";
 import { BrokenModels, setOutputRows } from "./helpers/broken-models.js";
 import { gradientArgs, maxAbsDifference, modelPath, readReference, referenceModels, relativeError, type Reference } from "./helpers/fixtures.js";
 

@@ -1,7 +1,7 @@
 // Parity with transformers: every tiny model's outputs against the float32 eager references recorded by
 // tools/make_tiny_models.py (fp32 on the CPU here).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/index.js";
+import { loadModel, type Model } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference, referenceModels, relativeError, gradientArgs, spans, type Reference } from "./helpers/fixtures.js";
 
 // The sharded copy has the weights of llama-gqa-rope3-tied (and a pre-v5 style config.json).

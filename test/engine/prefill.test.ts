@@ -4,7 +4,7 @@
 // be right for spans that start inside the shared prefix. GREATER_PREFILL_GROUP_COST sets the price of a
 // group: 0 makes a group wherever it saves a padded token, a huge price keeps one group.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, loadModel, type Model, type Span } from "../../ts/index.js";
+import { EngineError, loadModel, type Model, type Span } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference } from "./helpers/fixtures.js";
 
 const costVariable = "GREATER_PREFILL_GROUP_COST";

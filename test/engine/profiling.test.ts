@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/index.js";
+import { loadModel, type Model } from "../../ts/engine/index.js";
 import { modelPath, readReference } from "./helpers/fixtures.js";
 
 describe("operation profiles", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { drawCandidateSet, proposeCandidates, unionOfIntersections } from "../../ts/optimizer/candidates.js";
 import { resolveConfig } from "../../ts/optimizer/config.js";
 import { canonicalPrompt, placesVerbatim, type StepContext } from "../../ts/optimizer/context.js";
-import { RowSplitter } from "../../ts/optimizer/oom.js";
+import { RowSplitter } from "../../ts/optimizer/row-splitter.js";
 import { Mulberry32 } from "../../ts/optimizer/prng.js";
 import { prefixesOnly } from "../../ts/optimizer/reasoning.js";
 import { FakeModel, FakeTokenizer, fakeExamples, fakeLayout, fakeTextFunctions } from "./fakes.js";

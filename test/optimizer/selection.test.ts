@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../../ts/optimizer/config.js";
 import type { StepContext } from "../../ts/optimizer/context.js";
-import { RowSplitter } from "../../ts/optimizer/oom.js";
+import { RowSplitter } from "../../ts/optimizer/row-splitter.js";
 import { generateReasoning } from "../../ts/optimizer/reasoning.js";
 import {
   candidatesWorthTrying,

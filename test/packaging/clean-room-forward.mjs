@@ -3,7 +3,7 @@
 // Usage: node clean-room-forward.mjs MODEL_DIR  →  prints {"checksum", "maxAbsDifference", "tolerance", "binaryOrigin"}
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { engineInfo, loadModel, matmulChecksum } from "greater";
+import { engineInfo, loadModel, matmulChecksum } from "greater/engine";
 
 const modelDir = process.argv[2];
 const reference = JSON.parse(readFileSync(join(modelDir, "reference.json"), "utf8")).logits.left;

@@ -382,7 +382,8 @@ function disposedError(op: string): EngineError {
 function toEngineError(e: unknown): EngineError {
   if (e instanceof EngineError) return e;
   const error = e as { message?: string; code?: string };
-  return new EngineError(error?.message ?? String(e), error?.code);
+  // The addon sets only OUT_OF_MEMORY (native/addon/async.h); anything else it throws has no code.
+  return new EngineError(error?.message ?? String(e), error?.code === "OUT_OF_MEMORY" ? "OUT_OF_MEMORY" : undefined);
 }
 
 function checkTokenId(value: unknown, where: string): number {

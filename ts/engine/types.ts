@@ -198,8 +198,15 @@ export interface LanguageModel {
   dispose(): void;
 }
 
+/**
+ * What an engine error is, where a caller acts on it: OUT_OF_MEMORY (retry on fewer rows), ABORTED (the AbortSignal),
+ * TIMEOUT (loadModel's timeoutMs), DISPOSED (a call on a disposed model), OUTSIDE_ALLOWED_ROOTS (loadModel's
+ * allowedRoots). Any other error (a bad argument, a broken file, named in the message) has no code.
+ */
+export type EngineErrorCode = "OUT_OF_MEMORY" | "ABORTED" | "TIMEOUT" | "DISPOSED" | "OUTSIDE_ALLOWED_ROOTS";
+
 export class EngineError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(message: string, readonly code?: EngineErrorCode) {
     super(message);
     this.name = "EngineError";
   }

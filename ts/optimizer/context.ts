@@ -3,7 +3,7 @@
 import type { LanguageModel, Span } from "../engine/types.js";
 import type { ExampleInput, ExampleLayout, ModelTokenizer, UserTurnTemplate } from "../text/types.js";
 import type { GreaterConfig } from "./config.js";
-import type { RowSplitter } from "./oom.js";
+import type { RowSplitter } from "./row-splitter.js";
 
 /** One train example as the optimizer needs it (a tasks `Example` fits). */
 export interface TrainingExample {

@@ -1,5 +1,5 @@
 // The four engine calls of a step, each sent as one batch over all its rows and split on out-of-memory
-// (oom.ts). Rows are independent in every call, so a split changes how the work is scheduled, not what it
+// (row-splitter.ts). Rows are independent in every call, so a split changes how the work is scheduled, not what it
 // computes.
 import type {
   GenerateResult,
@@ -10,7 +10,7 @@ import type {
   ScoreAnswersResult,
   TopCandidatesOptions,
 } from "../engine/types.js";
-import type { RowSplitter } from "./oom.js";
+import type { RowSplitter } from "./row-splitter.js";
 
 export async function generateRows(
   model: LanguageModel,

@@ -1,7 +1,7 @@
 // What a run reports: one start event with the projected work of a step, then one event per step.
 // A step's record (without the live fields) is also what the state's history keeps.
 import type { ScoredPrompt, StopReason } from "./bookkeeping.js";
-import type { SplitSizes } from "./oom.js";
+import type { SplitSizes } from "./row-splitter.js";
 import type { ScoredCandidate } from "./selection.js";
 import type { StepWork } from "./workload.js";
 

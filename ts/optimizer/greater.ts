@@ -20,7 +20,7 @@ import { boundaryProbes, canonicalPrompt, type LayoutExample, type OptimizationT
 import type { GreaterEvent, PromptText, StartEvent, StepEvent, StepRecord, StepTimings } from "./events.js";
 import { devEvaluator, type PromptEvaluator } from "./evaluation.js";
 import { gradientOverReasoning } from "./gradient.js";
-import { RowSplitter } from "./oom.js";
+import { RowSplitter } from "./row-splitter.js";
 import { Mulberry32 } from "./prng.js";
 import { rankByGradient, rankRandomly } from "./ranking.js";
 import { prefixesOnly, type ReasoningSet } from "./reasoning.js";

@@ -32,6 +32,6 @@ export type { OptimizationTask, TrainingExample, LayoutExample } from "./context
 export type { ScoredPrompt, StopReason, Bookkeeping } from "./bookkeeping.js";
 export type { ScoredCandidate, PromptScore } from "./selection.js";
 export type { StepWork } from "./workload.js";
-export type { EngineCallKind, SplitSizes } from "./oom.js";
+export type { EngineCallKind, SplitSizes } from "./row-splitter.js";
 export { OptimizerStateError, parseState, STATE_FORMAT, STATE_VERSION, type OptimizerState } from "./state.js";
 export { Mulberry32 } from "./prng.js";

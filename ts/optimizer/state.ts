@@ -4,7 +4,7 @@
 import type { Bookkeeping, StopReason } from "./bookkeeping.js";
 import { resolveConfig, type GreaterConfig } from "./config.js";
 import type { StepRecord } from "./events.js";
-import { ENGINE_CALL_KINDS, type SplitSizes } from "./oom.js";
+import { ENGINE_CALL_KINDS, type SplitSizes } from "./row-splitter.js";
 
 export const STATE_FORMAT = "greater-optimizer-state";
 export const STATE_VERSION = 1;

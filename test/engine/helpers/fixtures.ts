@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { OneHotGradientArgs } from "../../../ts/index.js";
+import type { OneHotGradientArgs } from "../../../ts/engine/index.js";
 
 export const tinyModelsDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "fixtures", "tiny-models");
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EngineError } from "../../ts/engine/types.js";
-import { RowSplitter } from "../../ts/optimizer/oom.js";
+import { RowSplitter } from "../../ts/optimizer/row-splitter.js";
 
 /** A call over rows [start, end) that runs out of memory above `limit` rows. */
 function rowsCall(limit: number, log: [number, number][]) {
