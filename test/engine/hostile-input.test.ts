@@ -24,7 +24,7 @@ describe("thread counts", () => {
     // In a child process (the compiled package, built by npm test's pretest), so that a regression to the crash this
     // replaced cannot take the test runner down.
     const script = `
-      import { setThreads, matmulChecksum } from ${JSON.stringify(join(root, "dist", "index.js"))};
+      import { setThreads, matmulChecksum } from ${JSON.stringify(join(root, "dist", "engine", "index.js"))};
       const out = [];
       for (const n of [100000, 20000, 2 ** 32 + 1]) { try { setThreads(n); out.push("accepted " + n); } catch (e) { out.push(e.message); } }
       setThreads(2);

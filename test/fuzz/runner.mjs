@@ -6,7 +6,8 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..", "..");
-const { loadModel, loadTokenizer, loadCustomTask, loadBbhTask } = await import(join(root, "dist", "index.js"));
+const { loadModel, loadTokenizer, loadCustomTask } = await import(join(root, "dist", "index.js"));
+const { loadBbhTask } = await import(join(root, "dist", "tasks", "index.js"));
 const [kind, seedText, countText, work] = process.argv.slice(2);
 const count = Number(countText);
 
@@ -61,6 +62,17 @@ function mutateJson(value, depth = 0) {
   return value;
 }
 
+/** Loads the model folder `dir` (whose `mutated` file was changed), disposes it, and removes the folder. */
+async function loadModelOnce(dir, mutated) {
+  try {
+    const model = await loadModel(dir, { device: "cpu" });
+    model.dispose();
+    return { file: join(dir, mutated), loaded: true };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const cases = {
   // A tiny Llama whose model.safetensors header (or its length field) is mutated; the data stays.
   safetensors() {
@@ -87,13 +99,7 @@ const cases = {
         bytes.writeBigUInt64LE(BigInt(Math.max(0, headerLength + (bytes.length - original.length))), 0);
       }
       writeFileSync(join(dir, "model.safetensors"), bytes);
-      try {
-        const model = await loadModel(dir, { device: "cpu" });
-        model.dispose();
-        return { file: join(dir, "model.safetensors"), loaded: true };
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      return loadModelOnce(dir, "model.safetensors");
     };
   },
   config() {
@@ -106,13 +112,7 @@ const cases = {
       if (random() < 0.5) mutateJson(config); // sometimes two mutations
       const text = random() < 0.15 ? mutateBytes(Buffer.from(JSON.stringify(config))) : Buffer.from(JSON.stringify(config));
       writeFileSync(join(dir, "config.json"), text);
-      try {
-        const model = await loadModel(dir, { device: "cpu" });
-        model.dispose();
-        return { file: join(dir, "config.json"), loaded: true };
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      return loadModelOnce(dir, "config.json");
     };
   },
   tokenizer() {
