@@ -30,9 +30,8 @@ constexpr int64_t kWeightLevels = 127;
 // A row with more candidates than this goes to the fallback: recomputing them would cost about what the
 // float32 projection of that row costs. GREATER_ARGMAX_SCREEN_CANDIDATES overrides it; 0 turns the screen off.
 constexpr int64_t kDefaultMaxCandidates = 4096;
-// oneDNN's u8 x s8 product beats the packed float32 one on AVX2 at one row (6 against 7 ms on the bench
-// model: it reads a quarter of the bytes) and from about 16 rows on (12 against 14 ms at 16, 20 against 28 ms
-// at 50), but not in between (13-15 against 10 ms at 9 rows). Batches of 2 to 15 rows take the float32 path.
+// oneDNN's u8 x s8 product beats the packed float32 one on AVX2 at one row (it reads a quarter of the bytes)
+// and from about 16 rows on, but not in between (bench/README.md). Batches of 2 to 15 rows take the float32 path.
 constexpr int64_t kMinScreenedBatch = 16;
 // Weight rows quantized per block while preparing, so the double-precision temporaries stay small.
 constexpr int64_t kPrepareRows = 8192;

@@ -2,8 +2,8 @@
 // exactly.
 //
 // Why: at batch 50 the float32 projection onto a 128k vocabulary is ~70 % of a CPU decode step, and greedy
-// decoding only needs each row's arg-max. oneDNN's u8 x s8 inner product does the product ~1.6x faster on
-// AVX2. Int8 logits alone could pick a different token, so they only screen: the quantization error of
+// decoding only needs each row's arg-max. oneDNN's u8 x s8 inner product does the product faster on AVX2.
+// Int8 logits alone could pick a different token, so they only screen: the quantization error of
 // every logit is bounded (Cauchy-Schwarz on the actual rounding errors of the hidden row and of the weight
 // rows), so only tokens whose int8 logit lies within twice that bound of the row's best can be the arg-max.
 // Those few (tens out of 128k on the bench model) are recomputed from the float32 weight rows in double

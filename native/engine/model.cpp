@@ -90,9 +90,8 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
   if (m->device_.is_cuda()) {
     // Our attention always passes an explicit mask, so SDPA cannot take FlashAttention; on Hopper it may pick
     // cuDNN's attention, which builds an execution plan per new shape, and decoding changes the key length at
-    // every step. On an H100 (torch 2.11) every forward cost a flat 80-100 ms whatever its size, against
-    // transformers' 19 ms: cuDNN's per-shape plans are the suspected cause (not yet re-measured with this
-    // switch). Memory-efficient attention takes masks at no planning cost. Process-wide, like any torch backend flag.
+    // every step. Memory-efficient attention takes masks at no planning cost. Process-wide, like any torch
+    // backend flag. (What the one GPU session measured is in bench/README.md, "GPU".)
     at::globalContext().setSDPUseCuDNN(false);
   }
   const ModelConfig& c = m->config_;
@@ -141,8 +140,7 @@ std::shared_ptr<Model> Model::load(const std::string& folder, const std::string&
   // which recomputes a few logits from W's rows: W keeps the checkpoint's contiguous rows. Without the packed
   // copy, the CPU stores a contiguous [hidden, vocab] matrix and W is its transposed view: at::linear(x, W)
   // multiplies by W^T, which is then contiguous, so MKL's sgemm takes its no-transpose path instead of
-  // re-packing the whole weight on every call (on the 128k-vocabulary bench model: 57.6 -> 45 ms for 50 rows,
-  // 14.7 -> 7.8 ms for one). cuBLAS does not re-pack, so CUDA keeps the checkpoint's layout too. copyInto
+  // re-packing the whole weight on every call. cuBLAS does not re-pack, so CUDA keeps the checkpoint's layout too. copyInto
   // fills the view directly, one block at a time.
   const bool packOutput = packOutputLayer && m->device_.is_cpu() && m->dtype_ == torch::kFloat32 && PackedProjection::available();
   auto loadOutputProjection = [&](const std::string& name) {

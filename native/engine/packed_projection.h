@@ -3,8 +3,8 @@
 // Why: at batch 50 a decode step on a model with a 128k vocabulary is almost only the [50, hidden] x
 // [hidden, vocab] product, and MKL's sgemm re-packs the whole weight into its panel layout on every call
 // (a quarter of the step's time, by perf). oneDNN's inner product with the weight reordered once into its
-// blocked layout does the same product about 1.5-2x faster on AVX2 (26 against 39-55 ms for 50 rows of the
-// bench model, at 2 threads). The cost is one more copy of the weight, made on the first use.
+// blocked layout does the same product faster (bench/README.md has the figures). The cost is one more copy of the
+// weight, made on the first use.
 #pragma once
 #include <torch/torch.h>
 

@@ -10,11 +10,10 @@
 namespace greater {
 
 namespace {
-// What one more group costs, in padded tokens. On the CPU, with the bench's 50 navigate prompts (63-102 tokens) on
-// the 35M bench model, 256 gave the fastest prefill (median 310 ms, against 340-370 ms for 32 and for a single
-// group): besides its rows' cache copies, a group pays per-op dispatch and thread wake-ups that a batch of
-// small tokens does not amortise. On a GPU a group is one more pass over all the weights (an 8B bf16 model:
-// ~5 ms at 3 TB/s), the time of hundreds of tokens in a large batch (not measured yet).
+// What one more group costs, in padded tokens: on the CPU, 256 gave the fastest prefill on the bench's prompts
+// (a group pays per-op dispatch and thread wake-ups that a batch of small tokens does not amortise). On a GPU a
+// group is one more pass over all the weights, the time of hundreds of tokens in a large batch; 512 there is an
+// estimate. GREATER_PREFILL_GROUP_COST overrides both.
 int64_t groupCostTokens(const torch::Device& device) {
   return integerSetting("GREATER_PREFILL_GROUP_COST", 0, "a number of tokens >= 0").value_or(device.is_cuda() ? 512 : 256);
 }

@@ -6,7 +6,7 @@ namespace greater {
 
 // The index of each row's maximum in logits [N, vocab], the first on ties and NaN counting as the largest: the
 // same as logits.argmax(-1). On the CPU in float32 it takes amax and then scans for the first index holding it,
-// both vectorized, where torch's argmax runs a scalar loop (6.6 of 7.3 ms on [50, 128256] here).
+// both vectorized, where torch's argmax runs a scalar loop.
 torch::Tensor rowArgmax(const torch::Tensor& logits);
 
 }  // namespace greater

@@ -17,10 +17,10 @@ export interface LoadOptions {
   dtype?: DType;
   /**
    * On the CPU in float32: run lm_head, wherever no gradient is taken (generation, scoring, log-probs), as
-   * oneDNN's inner product on a copy of its weight packed once, on first use. About 1.5-2x faster than MKL's
-   * sgemm at 9-64 rows; costs one more vocab x hidden float32 matrix (500 MiB for a 128k x 1024 output
-   * layer). Greedy generation also screens its arg-max on an int8 copy (a quarter of that) and recomputes
-   * only the tokens the int8 logits cannot rule out, exactly: the same tokens, ~1.6x less projection time.
+   * oneDNN's inner product on a copy of its weight packed once, on first use (faster than MKL's sgemm, which
+   * re-packs the weight on every call); costs one more vocab x hidden float32 matrix (500 MiB for a 128k x 1024
+   * output layer). Greedy generation also screens its arg-max on an int8 copy (a quarter of that) and recomputes
+   * only the tokens the int8 logits cannot rule out, exactly: the same tokens, less projection time.
    * Default true; ignored elsewhere.
    */
   packOutputLayer?: boolean;
