@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { Bench } from "tinybench";
 import { loadModel, loadTokenizer, setThreads } from "../dist/index.js";
-import { optimizeSteps } from "../dist/optimizer/index.js";
+import { GreaterOptimizer } from "../dist/optimizer/index.js";
 import { disallowedTokenMask } from "../dist/text/index.js";
 import { peakRssMiB } from "./lib/memory.mjs";
 
@@ -125,7 +125,7 @@ async function runStep() {
   const task = { name: data.name, extractor: data.extractor, train: data.train };
   const begin = performance.now();
   const disallowed = disallowedTokenMask(tokenizer, { rule: config.candidateFilter ?? "strict", vocabSize: model.info.vocabSize, cacheDir: null });
-  const optimizer = optimizeSteps(model, tokenizer, task, config, { evaluate: false, text: { disallowed } });
+  const optimizer = new GreaterOptimizer(model, tokenizer, task, config, { evaluate: false, text: { disallowed } });
   const prompt = optimizer.state.prompt;
   const step = await optimizer.step();
   const ms = performance.now() - begin;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel, type Model } from "../../ts/engine/model.js";
 import { EngineError, type LanguageModel } from "../../ts/engine/types.js";
 import type { GreaterConfig } from "../../ts/optimizer/config.js";
-import { optimizeSteps } from "../../ts/optimizer/greater.js";
+import { GreaterOptimizer } from "../../ts/optimizer/greater.js";
 import { splitAfterReasoning } from "../../ts/optimizer/reasoning-scores.js";
 import { buildExampleLayout, loadTokenizer, type HfModelTokenizer } from "../../ts/text/index.js";
 import type { ExampleInput, ExampleLayout } from "../../ts/text/types.js";
@@ -85,8 +85,8 @@ describe.skipIf(!existsSync(`${modelDir}/config.json`))("selection scored from t
   /** One step at the reference's position; `layout` replaces the text layer's layout when given. */
   async function step(languageModel: LanguageModel, layout?: (input: ExampleInput) => ExampleLayout) {
     const options = { evaluate: false as const, text: layout ? { layout } : undefined };
-    const fresh = optimizeSteps(languageModel, tokenizer, task, config, options);
-    const optimizer = optimizeSteps(languageModel, tokenizer, task, config, {
+    const fresh = new GreaterOptimizer(languageModel, tokenizer, task, config, options);
+    const optimizer = new GreaterOptimizer(languageModel, tokenizer, task, config, {
       ...options,
       resumeFrom: { ...fresh.state, position: reference.position },
     });

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { loadModel, type Model } from "../../ts/engine/model.js";
-import { OptimizationAbortedError, optimizeSteps } from "../../ts/optimizer/greater.js";
+import { GreaterOptimizer, OptimizationAbortedError } from "../../ts/optimizer/greater.js";
 import { parseState, type OptimizerState } from "../../ts/optimizer/state.js";
 import { loadTokenizer, type HfModelTokenizer } from "../../ts/text/index.js";
 
@@ -33,7 +33,7 @@ describe("the optimizer on the engine", () => {
     const controller = new AbortController();
     // The random model never ends its reasoning: 12 rows × 400 tokens take most of a second, so the abort
     // comes inside the first generation.
-    const optimizer = optimizeSteps(model, tokenizer, task, { maxNewTokens: 400, seed: 1 }, { signal: controller.signal, evaluate: false });
+    const optimizer = new GreaterOptimizer(model, tokenizer, task, { maxNewTokens: 400, seed: 1 }, { signal: controller.signal, evaluate: false });
     const before = optimizer.state;
     const started = performance.now();
     setTimeout(() => controller.abort(), 150);
@@ -50,14 +50,14 @@ describe("the optimizer on the engine", () => {
 
   it("resumes a saved run with exactly the steps of an uninterrupted one", async () => {
     const config = { maxNewTokens: 6, seed: 9, steps: 4, topK: 6 };
-    const whole = optimizeSteps(model, tokenizer, task, config, { evaluate: false });
+    const whole = new GreaterOptimizer(model, tokenizer, task, config, { evaluate: false });
     for await (const _ of whole) void _;
 
-    const first = optimizeSteps(model, tokenizer, task, config, { evaluate: false });
+    const first = new GreaterOptimizer(model, tokenizer, task, config, { evaluate: false });
     await first.step();
     await first.step();
     const saved = parseState(JSON.parse(JSON.stringify(first.state)));
-    const resumed = optimizeSteps(model, tokenizer, task, config, { evaluate: false, resumeFrom: saved });
+    const resumed = new GreaterOptimizer(model, tokenizer, task, config, { evaluate: false, resumeFrom: saved });
     for await (const _ of resumed) void _;
     expect(withoutTimings(resumed.state)).toEqual(withoutTimings(whole.state));
     expect(resumed.state.stepsDone).toBe(4);

@@ -3,7 +3,6 @@ import {
   GreaterOptimizer,
   OptimizationAbortedError,
   optimize,
-  optimizeSteps,
   type OptimizeOptions,
 } from "../../ts/optimizer/greater.js";
 import type { GreaterEvent, StepEvent, StepRecord } from "../../ts/optimizer/events.js";
@@ -27,7 +26,7 @@ const base: Partial<GreaterConfig> = {
 
 function run(config: Partial<GreaterConfig>, modelOptions: FakeModelOptions = {}, options: Partial<OptimizeOptions> = {}) {
   const model = new FakeModel(tokenizer, modelOptions);
-  return { model, optimizer: optimizeSteps(model, tokenizer, task, { ...base, ...config }, { text, ...options }) };
+  return { model, optimizer: new GreaterOptimizer(model, tokenizer, task, { ...base, ...config }, { text, ...options }) };
 }
 
 async function collect(optimizer: GreaterOptimizer): Promise<GreaterEvent[]> {
@@ -166,12 +165,12 @@ describe("GreaterOptimizer loop", () => {
 
   it("refuses to resume with another search configuration or other train examples", () => {
     const model = new FakeModel(tokenizer);
-    const saved = optimizeSteps(model, tokenizer, task, base, { text }).state;
-    expect(() => optimizeSteps(model, tokenizer, task, { ...base, topK: 9 }, { text, resumeFrom: saved })).toThrow(
+    const saved = new GreaterOptimizer(model, tokenizer, task, base, { text }).state;
+    expect(() => new GreaterOptimizer(model, tokenizer, task, { ...base, topK: 9 }, { text, resumeFrom: saved })).toThrow(
       /config\.topK is 9 but the saved run used 6/,
     );
     const otherTask = { ...task, train: fakeExamples(7) };
-    expect(() => optimizeSteps(model, tokenizer, otherTask, base, { text, resumeFrom: saved })).toThrow(/train examples differ/);
+    expect(() => new GreaterOptimizer(model, tokenizer, otherTask, base, { text, resumeFrom: saved })).toThrow(/train examples differ/);
   });
 
   it("never ends on out-of-memory: calls are split, the run is the same, the split sizes are reported", async () => {
@@ -209,7 +208,7 @@ describe("GreaterOptimizer loop", () => {
 
     // The same model goes on working, in a run resumed from the saved state.
     modelOptions.generateDelayMs = 0;
-    const resumed = optimizeSteps(model, tokenizer, task, { ...base, steps: 5 }, { text, resumeFrom: state });
+    const resumed = new GreaterOptimizer(model, tokenizer, task, { ...base, steps: 5 }, { text, resumeFrom: state });
     const event = await resumed.step();
     expect(event.step).toBe(1);
   });
@@ -335,7 +334,7 @@ describe("with the text layer's defaults and a real tokenizer", () => {
       seenDisallowed.push(options.disallowed);
       return original(sequences, options);
     };
-    const optimizer = optimizeSteps(model, real, task, { initialPrompt: "proper logical reasoning and think step by step.", steps: 3, topK: 8, minCandidates: 3, seed: 5 });
+    const optimizer = new GreaterOptimizer(model, real, task, { initialPrompt: "proper logical reasoning and think step by step.", steps: 3, topK: 8, minCandidates: 3, seed: 5 });
     // encodePrompt gave the prompt its leading space for the authors' template.
     expect(real.decode(optimizer.state.prompt)).toBe(" proper logical reasoning and think step by step.");
     const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadModel, type Model } from "../../ts/engine/model.js";
-import { optimizeSteps } from "../../ts/optimizer/greater.js";
+import { GreaterOptimizer } from "../../ts/optimizer/greater.js";
 import { buildExampleLayout, decodeContinuation, loadTokenizer, type HfModelTokenizer } from "../../ts/text/index.js";
 
 const root = resolve(import.meta.dirname, "..", "..");
@@ -38,7 +38,7 @@ describe("GReaTer through Mistral-Instruct's [INST] template", () => {
   it("runs two steps; the prompt stays verbatim in every example's layout", async () => {
     expect(tokenizer.renderUserTurn("x")).toBe("<s>[INST] x [/INST]");
     const task = { extractor: "Therefore, the final answer is $", train };
-    const optimizer = optimizeSteps(model, tokenizer, task,
+    const optimizer = new GreaterOptimizer(model, tokenizer, task,
       { initialPrompt: " Let's think step by step.", steps: 2, maxNewTokens: 8, seed: 3, topK: 40, topQ: 3, examplesPerIntersection: 2 },
       { evaluate: false });
     const steps = [];

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel, type Model } from "../../ts/engine/model.js";
 import type { GreaterConfig } from "../../ts/optimizer/config.js";
-import { optimizeSteps } from "../../ts/optimizer/greater.js";
+import { GreaterOptimizer } from "../../ts/optimizer/greater.js";
 import { loadTokenizer, type HfModelTokenizer } from "../../ts/text/index.js";
 
 const fixtures = new URL("./fixtures/", import.meta.url).pathname;
@@ -65,11 +65,11 @@ for (const { name: modelName, dir, note } of MODELS) {
       const task = { extractor: reference.extractor, train: train() };
       expect(task.train.map((e) => e.id)).toEqual(reference.trainIds);
       const config = { ...reference.config, seed: reference.seed, steps: 1 };
-      let optimizer = optimizeSteps(model, tokenizer, task, config, { evaluate: false });
+      let optimizer = new GreaterOptimizer(model, tokenizer, task, config, { evaluate: false });
       expect(optimizer.state.prompt).toEqual(reference.prompt);
       if (reference.position !== 0) {
         // Start the step where the reference did: the same state, another position.
-        optimizer = optimizeSteps(model, tokenizer, task, config, {
+        optimizer = new GreaterOptimizer(model, tokenizer, task, config, {
           evaluate: false,
           resumeFrom: { ...optimizer.state, position: reference.position },
         });

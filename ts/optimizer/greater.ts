@@ -435,14 +435,3 @@ export async function optimize(
   for await (const event of optimizer) options.onProgress?.(event);
   return optimizer.result();
 }
-
-/** The same run as `optimize`, as an async iterable of events (the optimizer itself). */
-export function optimizeSteps(
-  model: LanguageModel,
-  tokenizer: ModelTokenizer,
-  task: OptimizationTask,
-  config: Partial<GreaterConfig>,
-  options: OptimizeOptions = {},
-): GreaterOptimizer {
-  return new GreaterOptimizer(model, tokenizer, task, config, options);
-}

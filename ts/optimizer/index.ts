@@ -3,7 +3,6 @@ export {
   GreaterOptimizer,
   OptimizationAbortedError,
   optimize,
-  optimizeSteps,
   type GreaterResult,
   type OptimizeOptions,
   type TextFunctions,
