@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { packageRoot } from "../engine/binding.js";
 import type { GreaterConfig } from "../optimizer/config.js";
 import { plotRun } from "./plot.js";
-import { chooseDisplayMode } from "./progress.js";
-import { startRun, type RunResult } from "./run-job.js";
+import { chooseDisplayMode, displayIn } from "./progress.js";
+import { startRun, type RunResult } from "../runs/run.js";
 
 /** What the shipped model's folder says about its task (written by tools/tiny_reasoner/train.py). */
 interface DemoTaskFile {
@@ -68,10 +68,9 @@ export async function demoCommand(flags: DemoFlags, signal: AbortSignal): Promis
     maxNewTokens: task.maxNewTokens,
   };
   const out = flags.out ?? join("runs", `demo-${new Date().toISOString().replace(/[:.]/g, "-")}`);
-  const result = await startRun(
-    out,
-    { path: DEMO_MODEL_DIR, device: "cpu" },
-    {
+  const result = await startRun(out, {
+    model: { path: DEMO_MODEL_DIR, device: "cpu" },
+    task: {
       spec: "custom",
       splitSeed: 0,
       sizes: { train: flags.trainSize, test: flags.testSize },
@@ -84,9 +83,9 @@ export async function demoCommand(flags: DemoFlags, signal: AbortSignal): Promis
       },
     },
     optimizer,
-    { splits: ["test"], maxNewTokens: task.maxNewTokens },
-    { display: chooseDisplayMode(flags.json), signal, overwrite: flags.out !== undefined, threads: flags.threads },
-  );
+    evaluation: { splits: ["test"], maxNewTokens: task.maxNewTokens },
+    threads: flags.threads,
+  }, { display: displayIn(chooseDisplayMode(flags.json)), signal, overwrite: flags.out !== undefined });
   const plot = await plotRun(result.runDir);
   const initialAccuracy = result.accuracy.initial.test ?? NaN;
   const finalAccuracy = result.accuracy.best.test ?? NaN;

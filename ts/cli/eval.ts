@@ -6,7 +6,7 @@ import { loadModel } from "../engine/model.js";
 import { evaluateText } from "../tasks/index.js";
 import type { SplitName } from "../tasks/types.js";
 import { loadTokenizer } from "../text/index.js";
-import { loadTaskFrom, splitSizes } from "./run-job.js";
+import { loadTaskFrom, splitSizes } from "../runs/run.js";
 
 export interface EvalFlags {
   model: string;

@@ -8,6 +8,8 @@ import { evalCommand, type EvalFlags } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { optimizeCommand, type OptimizeFlags } from "./optimize.js";
 import { plotRun } from "./plot.js";
+import { sweepCommand, type SweepFlags } from "./sweep.js";
+import { workerCommand, type WorkerFlags } from "./worker.js";
 
 function integer(name: string, min = 0) {
   return (value: string) => {
@@ -53,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
       .option("--init <prompt>", "initial prompt (default: the paper's)")
       .option("--out <dir>", "run folder (default: runs/<task>-<time>)")
       .option("--resume <dir>", "continue the run in this folder")
+      .option("--spec <file>", "run a job spec (the JSON `greater worker` jobs take) here, without a queue")
       .option("--overwrite", "replace a run already in --out")
       .option("--seed <n>", "seed of the optimizer's random draws", integer("--seed"), 0)
       .option("--max-new-tokens <n>", "longest reasoning", integer("--max-new-tokens", 1))
@@ -93,6 +96,52 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (flags: DemoFlags) => {
       exitCode = await demoCommand(flags, controller.signal);
     });
+
+  const collect = (value: string, previous: string[]) => [...previous, value];
+  const redisOptions = (command: Command) =>
+    command
+      .requiredOption("--redis <url>", "redis://[user:password@]host:port[/db], or rediss://… for TLS")
+      .option("--redis-ca <file>", "PEM file of the CA of a rediss:// server (default: the system's)")
+      .option("--prefix <name>", "namespace of the queues and keys (the same for workers and producers)", "greater");
+
+  redisOptions(
+    program
+      .command("worker")
+      .description("take GReaTer jobs for one device from the queue on Redis (SIGTERM/SIGINT hand the running job back)")
+      .addOption(new Option("--device <device>", "cpu, cuda or cuda:N").default("cpu"))
+      .option("--allow-root <dir>", "a folder jobs may read models and task files from (repeatable)", collect, [])
+      .option("--runs <dir>", "where run folders go, one per job", "runs/jobs")
+      .option("--threads <n>", "CPU threads for libtorch", integer("--threads", 1))
+      .option("--lock-duration <ms>", "how long a job stays locked without renewal (a dead worker's job moves on after about twice this)", integer("--lock-duration", 1000))
+      .option("--stalled-interval <ms>", "how often jobs of dead workers are looked for", integer("--stalled-interval", 1000)),
+  ).action(async (flags: WorkerFlags) => {
+    exitCode = await workerCommand(flags, controller.signal);
+  });
+
+  redisOptions(
+    program
+      .command("sweep")
+      .description("submit one optimize job per task, follow them, and write the table of results")
+      .requiredOption("--model <dir>", "model folder, as the workers see it")
+      .requiredOption("--tasks <tasks>", "bbh:all, or a comma-separated list of presets and task files, e.g. bbh:navigate,gsm8k,/data/mine.json")
+      .addOption(new Option("--device <class>", "which workers take the jobs").choices(["cpu", "cuda"]).default("cpu"))
+      .option("--data <dir>", "a folder with bbh/, gsm8k/, folio/ on the workers (default: the shipped data)")
+      .option("--steps <n>", "optimization steps", integer("--steps", 1))
+      .option("--init <prompt>", "initial prompt (default: the paper's)")
+      .option("--seed <n>", "seed of the optimizer's random draws", integer("--seed"), 0)
+      .option("--split-seed <n>", "seed of the train/dev/test split", integer("--split-seed"), 0)
+      .option("--train-size <n>", "train examples", integer("--train-size", 1))
+      .option("--dev-size <n>", "dev examples", integer("--dev-size", 0))
+      .option("--test-size <n>", "test examples", integer("--test-size", 0))
+      .option("--max-new-tokens <n>", "longest reasoning", integer("--max-new-tokens", 1))
+      .option("--eval-splits <splits>", "held-out splits measured before and after", "dev,test")
+      .option("--eval-limit <n>", "measure only the first n examples of each split", integer("--eval-limit", 1))
+      .option("--attempts <n>", "attempts per job before it ends failed", integer("--attempts", 1))
+      .option("--out <file>", "the table (Markdown; a .json beside it holds every job's details)")
+      .option("--json", "one JSON object per line on stdout"),
+  ).action(async (flags: SweepFlags) => {
+    exitCode = await sweepCommand(flags, controller.signal);
+  });
 
   program
     .command("info")

@@ -1,9 +1,11 @@
 // `greater optimize`: a GReaTer run on a model folder and a task, recorded in a run folder.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseJobSpec, runInputs } from "../jobs/spec.js";
 import type { GreaterConfig } from "../optimizer/config.js";
+import { resumeRun, splitSizes, startRun, type RunInputs, type RunResult, type TaskSource } from "../runs/run.js";
 import type { SplitName } from "../tasks/types.js";
-import { chooseDisplayMode } from "./progress.js";
-import { resumeRun, splitSizes, startRun, type RunResult, type TaskSource } from "./run-job.js";
+import { chooseDisplayMode, displayIn } from "./progress.js";
 
 export interface OptimizeFlags {
   model?: string;
@@ -15,6 +17,7 @@ export interface OptimizeFlags {
   device: string;
   dtype?: string;
   resume?: string;
+  spec?: string;
   seed: number;
   splitSeed: number;
   trainSize?: number;
@@ -49,10 +52,39 @@ export function reportResult(result: RunResult, json: boolean | undefined): void
   console.error(`run folder: ${result.runDir} (${result.seconds.toFixed(0)} s); plot it with: greater plot ${result.runDir}`);
 }
 
+/** A job spec file (the JSON a queue takes) as the inputs of a run here, exactly as a worker would build them. */
+export function inputsFromSpecFile(path: string): RunInputs {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new Error(`--spec ${path}: ${(error as Error).message}`);
+  }
+  let spec;
+  try {
+    spec = parseJobSpec(value);
+  } catch (error) {
+    throw new Error(`--spec ${path}: ${(error as Error).message}`);
+  }
+  if (spec.kind !== "optimize") throw new Error(`--spec ${path}: "kind" is ${JSON.stringify(spec.kind)}; greater optimize runs "optimize" jobs`);
+  return runInputs(spec);
+}
+
 export async function optimizeCommand(flags: OptimizeFlags, signal: AbortSignal): Promise<number> {
-  const display = chooseDisplayMode(flags.json);
+  const display = displayIn(chooseDisplayMode(flags.json));
   let result: RunResult;
-  if (flags.resume) {
+  if (flags.spec) {
+    // The spec decides model, task and settings; only where the run goes and how it is shown come from flags.
+    const fixed = (["model", "task", "data", "steps", "init", "dtype", "trainSize", "devSize", "testSize", "maxNewTokens", "topK", "evalLimit", "resume"] as const)
+      .filter((name) => flags[name] !== undefined)
+      .map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    if (fixed.length > 0) throw new Error(`${fixed.join(", ")} cannot be given with --spec: the spec file says them`);
+    const inputs = inputsFromSpecFile(flags.spec);
+    inputs.model.device = flags.device === "cpu" ? inputs.model.device : flags.device;
+    inputs.threads = flags.threads;
+    const out = flags.out ?? join("runs", `spec-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+    result = await startRun(out, inputs, { display, signal, overwrite: flags.overwrite });
+  } else if (flags.resume) {
     // A resumed run continues exactly as config.json records it: a flag that would change it is refused, not ignored.
     const fixed = (["model", "task", "data", "steps", "init", "out", "dtype", "trainSize", "devSize", "testSize", "maxNewTokens", "topK", "evalLimit"] as const)
       .filter((name) => flags[name] !== undefined)
@@ -81,11 +113,14 @@ export async function optimizeCommand(flags: OptimizeFlags, signal: AbortSignal)
     const out = flags.out ?? join("runs", `${flags.task.replace(/[^A-Za-z0-9_-]+/g, "-")}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
     result = await startRun(
       out,
-      { path: flags.model, device: flags.device, dtype: flags.dtype },
-      task,
-      optimizer,
-      { splits: parseSplits(flags.evalSplits), maxNewTokens: flags.maxNewTokens ?? 512, limit: flags.evalLimit },
-      { display, signal, overwrite: flags.overwrite, threads: flags.threads },
+      {
+        model: { path: flags.model, device: flags.device, dtype: flags.dtype },
+        task,
+        optimizer,
+        evaluation: { splits: parseSplits(flags.evalSplits), maxNewTokens: flags.maxNewTokens ?? 512, limit: flags.evalLimit },
+        threads: flags.threads,
+      },
+      { display, signal, overwrite: flags.overwrite },
     );
   }
   reportResult(result, flags.json);

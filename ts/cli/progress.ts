@@ -2,6 +2,7 @@
 // per line on stdout with --json (for machines). The display never decides anything about the run.
 import cliProgress from "cli-progress";
 import type { GreaterEvent } from "../optimizer/events.js";
+import type { RunDisplay } from "../runs/run.js";
 
 export type DisplayMode = "tty" | "plain" | "json";
 
@@ -11,11 +12,6 @@ export interface NoteEvent {
   [field: string]: unknown;
 }
 
-export interface RunDisplay {
-  event(event: GreaterEvent): void;
-  note(event: NoteEvent, line: string): void;
-  stop(): void;
-}
 
 export function chooseDisplayMode(json: boolean | undefined): DisplayMode {
   if (json) return "json";
@@ -41,6 +37,9 @@ export function describeStep(event: Extract<GreaterEvent, { type: "step" }>, tot
     `ETA ${formatEta(event.eta.remainingMs)}`
   );
 }
+
+/** The display a run of `totalSteps` steps gets in `mode` (what the run options' `display` takes). */
+export const displayIn = (mode: DisplayMode) => (totalSteps: number) => createDisplay(mode, totalSteps);
 
 export function createDisplay(mode: DisplayMode, totalSteps: number): RunDisplay {
   if (mode === "json") {

@@ -2,3 +2,23 @@
 export { readRun, RunFolderError, RunRecorder, RUN_FILES, type CreateRunOptions, type RunContents } from "./recorder.js";
 export { toJsonText, writeFileAtomic } from "./durable.js";
 export { fingerprintChanges, modelFingerprint } from "./model-fingerprint.js";
+export {
+  checkSameModel,
+  loadTaskFrom,
+  prepareRun,
+  resumeRun,
+  runRecorded,
+  SILENT_DISPLAY,
+  splitSizes,
+  startRun,
+  type InlineExamples,
+  type JobOptions,
+  type ModelSource,
+  type RunConfig,
+  type RunDisplay,
+  type RunHooks,
+  type RunInputs,
+  type RunResult,
+  type RunState,
+  type TaskSource,
+} from "./run.js";

@@ -23,11 +23,13 @@ export {
   loadBbhTask,
   loadCustomTask,
   loadFolioTask,
+  loadInlineTask,
   loadGsm8kTask,
   type BbhTaskOptions,
   type ColumnMapping,
   type CustomTaskOptions,
   type FolioFiles,
+  type InlineTaskOptions,
   type Gsm8kFiles,
   type SplitOptions,
 } from "./loaders.js";

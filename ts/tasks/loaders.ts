@@ -1,6 +1,7 @@
 // The task loaders: BIG-Bench Hard (CSV or the original JSON), GSM8K (JSON lines), FOLIO (CSV) and custom
 // JSON-lines / CSV files with a column mapping. Each reads its files into rows and hands them to
 // assembleTask with the split the paper used.
+import { createHash } from "node:crypto";
 import { basename, extname } from "node:path";
 import { assembleTask, type FilePlan, type FormatChoice, type RawRow } from "./assemble.js";
 import { readDataFile, sniffFormat, TaskFileError, type DataFile } from "./files.js";
@@ -333,5 +334,58 @@ export function loadCustomTask(options: CustomTaskOptions): Task {
       testPlan,
     ],
     method: `${basename(train.file.path)}: train; ${basename(dev.file.path)}: dev; ${basename(test.file.path)}: test`,
+  });
+}
+
+/** Options of {@link loadInlineTask}. */
+export interface InlineTaskOptions extends SplitOptions {
+  name: string;
+  /** Question/answer pairs per split. Without `dev`, train is dealt out to train and dev like a custom file. */
+  examples: {
+    train: { question: string; answer: string }[];
+    dev?: { question: string; answer: string }[];
+    test: { question: string; answer: string }[];
+  };
+  /** The extractor text; by default the format's, inferred from the gold answers. */
+  extractor?: string;
+  format?: AnswerFormat;
+}
+
+// Examples given as data read as a JSON-lines file would be: the "file" is named `inline:<task>/<split>` and
+// hashed like one, so the run records which examples it used.
+function inlineRows(task: string, split: SplitName, examples: { question: string; answer: string }[]): { file: DataFile; rows: RawRow[]; issues: TaskIssue[] } {
+  const text = examples.map((e) => JSON.stringify({ question: e.question, answer: e.answer })).join("\n") + "\n";
+  const bytes = Buffer.from(text, "utf8");
+  const file: DataFile = { path: `inline:${task}/${split}`, sha256: createHash("sha256").update(bytes).digest("hex"), bytes, text, invalidUtf8Lines: [] };
+  const rows = examples.map((e, index) => ({ question: typeof e.question === "string" ? e.question : undefined, answer: typeof e.answer === "string" ? e.answer : undefined, line: index + 1 }));
+  return { file, rows, issues: [] };
+}
+
+/** Builds a task from examples given in memory (a queued job's inline task), split like {@link loadCustomTask}. */
+export function loadInlineTask(options: InlineTaskOptions): Task {
+  const formatChoice: FormatChoice = { origin: "custom", format: options.format, extractor: options.extractor };
+  const common = { name: options.name, formatChoice, seed: options.seed, extractorStyle: options.extractorStyle };
+  const { examples } = options;
+  const train = inlineRows(options.name, "train", examples.train);
+  const test = inlineRows(options.name, "test", examples.test);
+  const testPlan = wholeFilePlan(test.file, test.rows, test.issues, "test", options.sizes?.test);
+  if (examples.dev === undefined) {
+    const trainSize = options.sizes?.train ?? Math.min(50, Math.ceil(examples.train.length / 2));
+    const devSize = options.sizes?.dev ?? examples.train.length - trainSize;
+    return assembleTask({
+      ...common,
+      plans: [trainDevPlan(train, trainSize, devSize), testPlan],
+      method: `inline train examples shuffled: ${trainSize} train, ${devSize} dev; inline test examples: test`,
+    });
+  }
+  const dev = inlineRows(options.name, "dev", examples.dev);
+  return assembleTask({
+    ...common,
+    plans: [
+      wholeFilePlan(train.file, train.rows, train.issues, "train", options.sizes?.train),
+      wholeFilePlan(dev.file, dev.rows, dev.issues, "dev", options.sizes?.dev),
+      testPlan,
+    ],
+    method: "inline examples: train, dev and test as given",
   });
 }

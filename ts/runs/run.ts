@@ -1,6 +1,7 @@
-// The job behind `greater optimize`, `greater demo` and `--resume`: load model, tokenizer and task, run
-// GReaTer while recording everything in a run folder, then measure the initial and best prompts on held-out
-// splits. A run killed at any moment loses at most the step in flight; resuming replays nothing.
+// A recorded run, the job behind `greater optimize`, `greater demo`, `--resume` and the queue's workers: load
+// model, tokenizer and task, run GReaTer while recording everything in a run folder, then measure the initial
+// and best prompts on held-out splits. A run killed at any moment loses at most the step in flight; resuming
+// replays nothing. Whoever runs it decides how it is shown (RunDisplay) and where else it is kept (RunHooks).
 import { resolve } from "node:path";
 import { setThreads } from "../engine/info.js";
 import { loadModel } from "../engine/model.js";
@@ -9,12 +10,11 @@ import { GreaterOptimizer, OptimizationAbortedError } from "../optimizer/greater
 import { resolveConfig, type GreaterConfig } from "../optimizer/config.js";
 import type { GreaterEvent, PromptText } from "../optimizer/events.js";
 import { parseState, type OptimizerState } from "../optimizer/state.js";
-import { fingerprintChanges, modelFingerprint, RunRecorder } from "../runs/index.js";
-import { describeTask, evaluate, loadCustomTask, loadTask, type Task, type TaskDescription } from "../tasks/index.js";
+import { describeTask, evaluate, loadCustomTask, loadInlineTask, loadTask, type Task, type TaskDescription } from "../tasks/index.js";
 import type { SplitName } from "../tasks/types.js";
 import { encodePrompt, loadTokenizer } from "../text/index.js";
-import type { ModelTokenizer } from "../text/types.js";
-import { createDisplay, type DisplayMode } from "./progress.js";
+import { fingerprintChanges, modelFingerprint } from "./model-fingerprint.js";
+import { RunRecorder } from "./recorder.js";
 
 /** Where the task comes from: everything needed to load the same examples again on resume. */
 export interface TaskSource {
@@ -26,6 +26,17 @@ export interface TaskSource {
   sizes?: { train?: number; dev?: number; test?: number };
   /** A JSON-lines task with `question` and `answer` fields and a given extractor (the demo's task). */
   custom?: { train: string; dev: string; test: string; extractor: string; name: string };
+  /** Examples given in the run's own inputs (a job's inline task): no file is read. */
+  inline?: InlineExamples;
+}
+
+/** A task given as data: question/answer pairs per split; without `dev`, train is dealt out to train and dev. */
+export interface InlineExamples {
+  name: string;
+  extractor?: string;
+  train: { question: string; answer: string }[];
+  dev?: { question: string; answer: string }[];
+  test: { question: string; answer: string }[];
 }
 
 /** config.json of a run folder. */
@@ -62,10 +73,42 @@ export interface RunResult {
   runDir: string;
 }
 
-export interface JobOptions {
-  display: DisplayMode;
-  signal?: AbortSignal;
+/** How a run shows itself while it goes (the CLI's progress bar or JSON lines; nothing for a queue worker). */
+export interface RunDisplay {
+  event(event: GreaterEvent): void;
+  note(event: { type: string; [field: string]: unknown }, line: string): void;
+  stop(): void;
 }
+
+/** A display that shows nothing. */
+export const SILENT_DISPLAY: RunDisplay = { event: () => {}, note: () => {}, stop: () => {} };
+
+/** Where a model comes from and goes back to: loaded and disposed per run by default; a worker keeps it. */
+export interface ModelSource {
+  acquire(path: string, device: string, dtype: string | undefined): Promise<LanguageModel>;
+  release(model: LanguageModel): void;
+}
+
+/**
+ * Called as the run is recorded, after the run folder has it: `event` for every event, `checkpoint` for every
+ * saved state (before the first step, then after each completed step). A hook that throws fails the run.
+ */
+export interface RunHooks {
+  event?(event: { type: string; [field: string]: unknown }): Promise<void>;
+  checkpoint?(state: RunState, step: GreaterEvent | null): Promise<void>;
+}
+
+export interface JobOptions {
+  display: RunDisplay | ((totalSteps: number) => RunDisplay);
+  signal?: AbortSignal;
+  models?: ModelSource;
+  hooks?: RunHooks;
+}
+
+const loadingModels: ModelSource = {
+  acquire: (path, device, dtype) => loadModel(path, { device, dtype: dtype as never }),
+  release: (model) => model.dispose(),
+};
 
 /** The split sizes given on the command line, or undefined for the task's defaults. */
 export function splitSizes(flags: { trainSize?: number; devSize?: number; testSize?: number }): TaskSource["sizes"] {
@@ -74,6 +117,10 @@ export function splitSizes(flags: { trainSize?: number; devSize?: number; testSi
 }
 
 export function loadTaskFrom(source: TaskSource): Task {
+  if (source.inline) {
+    const inline = source.inline;
+    return loadInlineTask({ name: inline.name, extractor: inline.extractor, examples: inline, seed: source.splitSeed, sizes: source.sizes });
+  }
   if (source.custom) {
     const c = source.custom;
     return loadCustomTask({
@@ -93,15 +140,18 @@ export function loadTaskFrom(source: TaskSource): Task {
   });
 }
 
-/** Starts a new run (config written first, so even a run killed during loading can be inspected). */
-export async function startRun(
-  runDir: string,
-  model: { path: string; device: string; dtype?: string },
-  task: TaskSource,
-  optimizer: Partial<GreaterConfig>,
-  evaluation: RunConfig["evaluation"],
-  options: JobOptions & { overwrite?: boolean; threads?: number },
-): Promise<RunResult> {
+/** What a new run is made of: the model, the task, the optimizer's options and what is measured. */
+export interface RunInputs {
+  model: { path: string; device: string; dtype?: string };
+  task: TaskSource;
+  optimizer: Partial<GreaterConfig>;
+  evaluation: RunConfig["evaluation"];
+  threads?: number;
+}
+
+/** The config.json of a new run and its loaded task (the task is read once, here). */
+export async function prepareRun(inputs: RunInputs): Promise<{ config: RunConfig; task: Task }> {
+  const { model, task, optimizer, evaluation, threads } = inputs;
   const loadedTask = loadTaskFrom(task);
   const modelPath = resolve(model.path);
   const config: RunConfig = {
@@ -113,10 +163,16 @@ export async function startRun(
     taskDescription: describeTask(loadedTask),
     optimizer: resolveConfig(optimizer),
     evaluation,
-    threads: options.threads,
+    threads,
   };
+  return { config, task: loadedTask };
+}
+
+/** Starts a new run (config written first, so even a run killed during loading can be inspected). */
+export async function startRun(runDir: string, inputs: RunInputs, options: JobOptions & { overwrite?: boolean }): Promise<RunResult> {
+  const { config, task } = await prepareRun(inputs);
   const recorder = await RunRecorder.create<RunConfig, RunState, unknown, RunResult>(runDir, config, { overwrite: options.overwrite });
-  return runJob(recorder, loadedTask, options);
+  return runRecorded(recorder, task, options);
 }
 
 /** Continues the run in `runDir` from its last saved step. */
@@ -129,7 +185,7 @@ export async function resumeRun(runDir: string, options: JobOptions): Promise<Ru
     await recorder.close();
     throw error;
   }
-  return runJob(recorder, task, options);
+  return runRecorded(recorder, task, options);
 }
 
 /**
@@ -166,26 +222,41 @@ async function checkResumable(recorder: RunRecorder<RunConfig, RunState, unknown
         "the run cannot continue on other examples. Restore the file, or start a new run with --out.");
     }
   }
-  if (config.model.files !== undefined) {
-    const changed = fingerprintChanges(config.model.files, await modelFingerprint(config.model.path));
-    if (changed.length > 0) {
-      throw new Error(`the model in ${config.model.path} changed since the run began (${changed.join(", ")}): the run cannot continue ` +
-        "on another model. Restore the files, or start a new run with --out.");
-    }
-  }
+  await checkSameModel(config);
   return task;
 }
 
-async function runJob(recorder: RunRecorder<RunConfig, RunState, unknown, RunResult>, task: Task, options: JobOptions): Promise<RunResult> {
+/** Refuses a model folder whose files differ from those the run began with (config.json's fingerprint). */
+export async function checkSameModel(config: RunConfig): Promise<void> {
+  if (config.model.files === undefined) return;
+  const changed = fingerprintChanges(config.model.files, await modelFingerprint(config.model.path));
+  if (changed.length > 0) {
+    throw new Error(`the model in ${config.model.path} changed since the run began (${changed.join(", ")}): the run cannot continue ` +
+      "on another model. Restore the files, or start a new run with --out.");
+  }
+}
+
+/** Runs (or continues, from the recorder's saved state) the run recorded by `recorder`, then closes it. */
+export async function runRecorded(recorder: RunRecorder<RunConfig, RunState, unknown, RunResult>, task: Task, options: JobOptions): Promise<RunResult> {
   const started = Date.now();
   const config = recorder.config;
-  const display = createDisplay(options.display, config.optimizer.steps);
+  const display = typeof options.display === "function" ? options.display(config.optimizer.steps) : options.display;
+  const models = options.models ?? loadingModels;
+  const hooks = options.hooks ?? {};
+  const record = async (event: { type: string; [k: string]: unknown }) => {
+    await recorder.appendEvent(event);
+    await hooks.event?.(event);
+  };
+  const checkpoint = async (state: RunState, step: GreaterEvent | null) => {
+    await recorder.saveState(state);
+    await hooks.checkpoint?.(state, step);
+  };
   const note = (event: { type: string; [k: string]: unknown }, line: string) => display.note(event, line);
   let model: LanguageModel | undefined;
   try {
     if (config.threads) setThreads(config.threads);
     note({ type: "loading", model: config.model.path }, `loading ${config.model.path} on ${config.model.device}`);
-    model = await loadModel(config.model.path, { device: config.model.device, dtype: config.model.dtype as never });
+    model = await models.acquire(config.model.path, config.model.device, config.model.dtype);
     const tokenizer = await loadTokenizer(config.model.path);
     const initialPrompt = encodePrompt(tokenizer, config.optimizer.initialPrompt);
     const initial: PromptText = { ids: initialPrompt, text: tokenizer.decode(initialPrompt) };
@@ -201,7 +272,7 @@ async function runJob(recorder: RunRecorder<RunConfig, RunState, unknown, RunRes
         });
         accuracy[split] = r.accuracy;
         const event = { type: "eval", step, which, split, accuracy: r.accuracy, correct: r.correct, total: r.total, prompt: prompt.text };
-        await recorder.appendEvent(event);
+        await record(event);
         note(event, `${which} prompt ${JSON.stringify(prompt.text)}: ${split} accuracy ${(r.accuracy * 100).toFixed(1)}% (${r.correct}/${r.total})`);
       }
       return accuracy;
@@ -215,15 +286,13 @@ async function runJob(recorder: RunRecorder<RunConfig, RunState, unknown, RunRes
       resumeFrom: saved?.optimizer,
       evaluate: false,
     });
-    if (!saved) await recorder.saveState({ optimizer: optimizer.state, initialAccuracy });
+    if (!saved) await checkpoint({ optimizer: optimizer.state, initialAccuracy }, null);
     for await (const event of optimizer as AsyncIterable<GreaterEvent>) {
       display.event(event);
-      if (event.type === "step") {
-        // The event first, then the state: a crash between the two replays this step on resume, and the
-        // resumed run's events then repeat it (readers keep the last record of each step).
-        await recorder.appendEvent(event);
-        await recorder.saveState({ optimizer: optimizer.state, initialAccuracy });
-      } else await recorder.appendEvent(event);
+      // For a step: the event first, then the state. A crash between the two replays this step on resume,
+      // and the resumed run's events then repeat it (readers keep the last record of each step).
+      await record(event as never);
+      if (event.type === "step") await checkpoint({ optimizer: optimizer.state, initialAccuracy }, event);
     }
     display.stop();
     const result = await optimizer.result();
@@ -249,7 +318,7 @@ async function runJob(recorder: RunRecorder<RunConfig, RunState, unknown, RunRes
     }
     throw error;
   } finally {
-    model?.dispose();
+    if (model) models.release(model);
     await recorder.close();
   }
 }
