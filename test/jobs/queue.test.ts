@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectJobs, JobSpecError, type JobEvent, type JobInfo, type Jobs, type OptimizationJobResult } from "../../ts/jobs/index.js";
-import { CLI, ROOT, startRedis, startWorkerProcess, stopWorkerProcess, TINY, type RedisHandle, type WorkerProcess } from "./services.js";
+import { CLI, makeTlsFiles, ROOT, startRedis, startWorkerProcess, stopWorkerProcess, TINY, type RedisHandle, type WorkerProcess } from "./services.js";
 
 const work = mkdtempSync(join(tmpdir(), "greater-jobs-"));
 const runs = join(work, "runs");
@@ -252,6 +252,34 @@ describe("Redis with a password", () => {
       expect(info.status, info.error ?? "").toBe("completed");
       expect(info.result).toMatchObject({ kind: "evaluate", prompt: " careful step and think." });
       expect(info.result!.kind === "evaluate" && info.result!.counts.test!.total).toBe(12);
+    } finally {
+      await stopWorkerProcess(w);
+      await client.close();
+    }
+  });
+});
+
+describe("Redis over TLS (rediss://)", () => {
+  let tlsRedis: RedisHandle;
+  let files: { ca: string; cert: string; key: string };
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(work, "tls-"));
+    files = makeTlsFiles(dir);
+    tlsRedis = await startRedis(inject("redisServer"), { tls: files });
+  });
+  afterAll(async () => tlsRedis?.stop());
+
+  it("a worker and a producer connect with the server's CA, and a connection without it is refused with the reason", async () => {
+    expect(tlsRedis.url).toMatch(/^rediss:\/\//);
+    await expect(connectJobs({ redis: tlsRedis.url })).rejects.toThrow(/cannot use Redis at rediss:\/\/127\.0\.0\.1:\d+: .*certificate/i);
+    const client = await connectJobs({ redis: { url: tlsRedis.url, tlsCaFile: files.ca } });
+    const w = await startWorkerProcess(tlsRedis.url, ["--redis-ca", files.ca, "--runs", runs]);
+    try {
+      const id = await client.submit({ kind: "evaluate", model: TINY, task: tinySpec(1).task, evaluation: { splits: ["test"], maxNewTokens: 40 } });
+      const info = await client.wait(id);
+      expect(info.status, info.error ?? "").toBe("completed");
+      // No prompt given: the optimizer's default initial prompt (the paper's) is measured.
+      expect(info.result).toMatchObject({ kind: "evaluate", prompt: " proper logical reasoning and think step by step. Finally give the actual correct answer." });
     } finally {
       await stopWorkerProcess(w);
       await client.close();

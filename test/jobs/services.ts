@@ -1,7 +1,7 @@
 // Real parts for the job tests: a redis-server per test file on a free loopback port in a temporary folder,
 // and `greater worker` processes.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -31,18 +31,39 @@ export interface RedisHandle {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server on a free loopback port; `extraArgs` e.g. ["--requirepass", "secret"]. */
-export async function startRedis(redisServer: string, options: { extraArgs?: string[]; password?: string } = {}): Promise<RedisHandle> {
+/** PEM files of a throw-away CA and a server certificate for 127.0.0.1 signed by it (made with openssl). */
+export function makeTlsFiles(dir: string): { ca: string; cert: string; key: string } {
+  const run = (args: string[]) => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr || r.error?.message}`);
+  };
+  run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=greater test CA"]);
+  run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+  writeFileSync(join(dir, "san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  run(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf"]);
+  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
+}
+
+/** Starts redis-server on a free loopback port; `extraArgs` e.g. ["--requirepass", "secret"]; `tls`: TLS only. */
+export async function startRedis(
+  redisServer: string,
+  options: { extraArgs?: string[]; password?: string; tls?: { ca: string; cert: string; key: string } } = {},
+): Promise<RedisHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "greater-redis-"));
   let child: ChildProcess | undefined;
   let log = "";
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", ...(options.extraArgs ?? [])];
+  const { tls } = options;
+  const listen = tls
+    ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.cert, "--tls-key-file", tls.key, "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no"]
+    : ["--port", String(port)];
+  const args = [...listen, "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always", ...(options.extraArgs ?? [])];
   const launch = async () => {
     child = spawn(redisServer, args, { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (d) => (log += d));
     child.stderr!.on("data", (d) => (log += d));
-    const client = new Redis({ port, host: "127.0.0.1", password: options.password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const client = new Redis({ port, host: "127.0.0.1", password: options.password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0,
+      ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}) });
     client.on("error", () => {});
     for (let i = 0; i < 100; i++) {
       try {
@@ -66,7 +87,7 @@ export async function startRedis(redisServer: string, options: { extraArgs?: str
   await launch();
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
   return {
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: `${tls ? "rediss" : "redis"}://${auth}127.0.0.1:${port}`,
     port,
     dir,
     async restart(downMs = 1000) {

@@ -2,6 +2,7 @@
 // server's CA when it is not one the system trusts). BullMQ needs maxRetriesPerRequest null on connections
 // that block; commands then wait through a Redis restart instead of failing.
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Redis, type RedisOptions } from "ioredis";
 
 export interface RedisConnectionOptions {
@@ -41,7 +42,15 @@ export function openRedis(input: RedisInput, blocking = true): Redis {
   }
   const options: RedisOptions = { maxRetriesPerRequest: blocking ? null : 1, lazyConnect: false };
   if (parsed.protocol === "rediss:") {
-    options.tls = tlsCaFile ? { ca: readFileSync(tlsCaFile), servername: parsed.hostname } : { servername: parsed.hostname };
+    // SNI takes host names only; a certificate for an IP address is checked against its IP SAN all the same.
+    const servername = isIP(parsed.hostname) ? undefined : parsed.hostname;
+    let ca: Buffer | undefined;
+    try {
+      ca = tlsCaFile ? readFileSync(tlsCaFile) : undefined;
+    } catch (error) {
+      throw new Error(`--redis-ca ${tlsCaFile}: ${(error as Error).message}`);
+    }
+    options.tls = { ...(ca ? { ca } : {}), ...(servername ? { servername } : {}) };
   } else if (tlsCaFile) {
     throw new Error(`--redis-ca is for rediss:// URLs; ${describeRedis(url)} is not TLS`);
   }
