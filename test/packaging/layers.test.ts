@@ -5,7 +5,7 @@ import { join, relative, resolve } from "node:path";
 import { expect, it } from "vitest";
 
 const TS = resolve(import.meta.dirname, "..", "..", "ts");
-const ORDER = ["engine", "text", "tasks", "optimizer", "runs", "jobs", "cli"];
+const ORDER = ["engine", "text", "tasks", "optimizer", "runs", "jobs", "serve", "cli"];
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));

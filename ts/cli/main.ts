@@ -8,6 +8,7 @@ import { evalCommand, type EvalFlags } from "./eval.js";
 import { infoCommand } from "./info.js";
 import { optimizeCommand, type OptimizeFlags } from "./optimize.js";
 import { plotRun } from "./plot.js";
+import { serveCommand, type ServeFlags } from "./serve.js";
 import { sweepCommand, type SweepFlags } from "./sweep.js";
 import { workerCommand, type WorkerFlags } from "./worker.js";
 
@@ -141,6 +142,20 @@ export async function main(argv: string[]): Promise<number> {
       .option("--json", "one JSON object per line on stdout"),
   ).action(async (flags: SweepFlags) => {
     exitCode = await sweepCommand(flags, controller.signal);
+  });
+
+  redisOptions(
+    program
+      .command("serve")
+      .description("the HTTP API (/api) and live dashboard (/) over the job queue; needs GREATER_API_TOKEN or --token-file")
+      .option("--port <n>", "port", integer("--port", 0), 8080)
+      .option("--host <address>", "address to listen on", "127.0.0.1")
+      .option("--token-file <file>", "file whose first line is the API token (else GREATER_API_TOKEN)")
+      .option("--allow-root <dir>", "a folder submitted jobs may name models and task files in (repeatable)", collect, [])
+      .option("--cors-origin <origin>", "an origin allowed to call the API from the browser (repeatable; none: CORS off)", collect, [])
+      .option("--body-limit <bytes>", "largest request body", integer("--body-limit", 1024)),
+  ).action(async (flags: ServeFlags) => {
+    exitCode = await serveCommand(flags, controller.signal);
   });
 
   program

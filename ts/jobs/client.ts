@@ -141,7 +141,8 @@ export class Jobs {
     this.readers.add(reader);
     const onAbort = () => reader.disconnect();
     signal?.addEventListener("abort", onAbort, { once: true });
-    let after = options.after ?? "0";
+    // The synthesized end event's seq is "<last id>-end": continuing after it starts after that last id.
+    let after = (options.after ?? "0").replace(/-end$/, "");
     try {
       while (!signal?.aborted) {
         const read = async (blockMs: number | null) => {
@@ -171,6 +172,26 @@ export class Jobs {
       signal?.removeEventListener("abort", onAbort);
       this.readers.delete(reader);
       reader.disconnect();
+    }
+  }
+
+  /** The events recorded so far (without waiting for more); null when no job has this id. */
+  async history(id: string): Promise<JobEvent[] | null> {
+    if ((await this.redis.hget(this.keys.index, id)) === null) return null;
+    const entries = (await this.redis.xrange(this.keys.events(id), "-", "+")) as [string, string[]][];
+    return entries.map(toEvent);
+  }
+
+  /** Whether Redis answers now ("ok"), or why not. */
+  async ping(timeoutMs = 2000): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([this.redis.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs)))]);
+      return "ok";
+    } catch (error) {
+      return (error as Error).message;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

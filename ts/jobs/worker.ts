@@ -295,6 +295,9 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
   }
   const steps = config.optimizer.steps;
   await job.updateProgress(progressOf(ctx.workerId, "loading", steps) as never);
+  // Each step's prompt token by token, for readers that show which token changed (the dashboard).
+  const tokenizer = await loadTokenizer(config.model.path);
+  const withTokens = (step: GreaterEvent) => (step.type === "step" ? { ...step, promptTokens: step.prompt.ids.map((t) => tokenizer.decode([t])) } : step);
   const recorder = await RunRecorder.open<RunConfig, RunState, unknown, RunResult>(runDir);
   const result = await runRecorded(recorder, task, {
     display: SILENT_DISPLAY,
@@ -308,7 +311,7 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
       },
       checkpoint: async (state, step) => {
         const transaction = redis.multi().set(keys.state(jobId), JSON.stringify(state));
-        if (step) transaction.xadd(keys.events(jobId), "*", "e", JSON.stringify(step));
+        if (step) transaction.xadd(keys.events(jobId), "*", "e", JSON.stringify(withTokens(step)));
         await transaction.exec();
         await job.updateProgress(progressOf(ctx.workerId, "optimizing", steps, state, step) as never);
       },

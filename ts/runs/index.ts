@@ -22,3 +22,4 @@ export {
   type RunState,
   type TaskSource,
 } from "./run.js";
+export { runPlotSpec, type PlottedEvent } from "./plot-spec.js";
