@@ -188,7 +188,8 @@ function markedPrompt(step) {
 
 function showCandidates(step) {
   const rescored = new Map((step.rescored ?? []).map((c) => [c.token, c]));
-  const rows = [...step.candidates].sort((a, b) => (b.gradient ?? -Infinity) - (a.gradient ?? -Infinity));
+  // Lowest gradient first: the order in which GReaTer ranks candidates for re-scoring.
+  const rows = [...step.candidates].sort((a, b) => (a.gradient ?? Infinity) - (b.gradient ?? Infinity));
   $("#candidates tbody").replaceChildren(
     ...rows.map((c) => {
       const r = rescored.get(c.token);

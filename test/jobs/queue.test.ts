@@ -117,7 +117,7 @@ describe("jobs on BullMQ and Redis", () => {
     const runDir = join(runs, id);
     expect(JSON.parse(readFileSync(join(runDir, "result.json"), "utf8")).bestPrompt.ids).toEqual(reference.result.bestPrompt!.ids);
     expect(chosenTokens(readEvents(runDir) as never)).toEqual(reference.chosen);
-    expect(info.progress).toMatchObject({ phase: "done", steps: 6 });
+    expect(info.progress).toMatchObject({ phase: "done", step: 6, steps: 6, bestPrompt: result.bestPrompt.text });
     await stopWorkerProcess(w);
   });
 

@@ -299,6 +299,8 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
   const tokenizer = await loadTokenizer(config.model.path);
   const withTokens = (step: GreaterEvent) => (step.type === "step" ? { ...step, promptTokens: step.prompt.ids.map((t) => tokenizer.decode([t])) } : step);
   const recorder = await RunRecorder.open<RunConfig, RunState, unknown, RunResult>(runDir);
+  // The last checkpoint, so that progress after the steps (final evaluation, done) still says where the run got.
+  let last: { state?: RunState; step?: GreaterEvent | null } = { state: recorder.loaded.state ?? undefined };
   const result = await runRecorded(recorder, task, {
     display: SILENT_DISPLAY,
     signal: ctx.signal,
@@ -307,17 +309,18 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
       event: async (event) => {
         // A step is stored with its state, atomically, in `checkpoint`.
         if (event.type !== "step") await ctx.emit(jobId, event);
-        if (event.type === "eval") await job.updateProgress(progressOf(ctx.workerId, "evaluating", steps) as never);
+        if (event.type === "eval") await job.updateProgress(progressOf(ctx.workerId, "evaluating", steps, last.state, last.step) as never);
       },
       checkpoint: async (state, step) => {
         const transaction = redis.multi().set(keys.state(jobId), JSON.stringify(state));
         if (step) transaction.xadd(keys.events(jobId), "*", "e", JSON.stringify(withTokens(step)));
         await transaction.exec();
-        await job.updateProgress(progressOf(ctx.workerId, "optimizing", steps, state, step) as never);
+        last = { state, step: step ?? last.step };
+        await job.updateProgress(progressOf(ctx.workerId, "optimizing", steps, state, last.step) as never);
       },
     },
   });
-  await job.updateProgress(progressOf(ctx.workerId, "done", steps) as never);
+  await job.updateProgress(progressOf(ctx.workerId, "done", steps, last.state, last.step) as never);
   return { kind: "optimize", ...result, worker: ctx.workerId };
 }
 
