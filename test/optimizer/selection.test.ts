@@ -75,6 +75,15 @@ describe("selectByRegeneratedReasoning", () => {
     };
   }
 
+  /** A fresh fake model and context, and the step's reasoning under `prompt`; the refresh's calls are cleared. */
+  async function afterRefresh(tok = tokenizer, overrides: Partial<StepContext> = {}) {
+    const model = new FakeModel(tok);
+    const context = contextFor(model, tok, overrides);
+    const [current] = await generateReasoning(context, [prompt]);
+    model.calls.length = 0;
+    return { model, context, current };
+  }
+
   /** The selection score of `candidatePrompt` the long way: plain generate, then scoreAnswers over each full layout. */
   async function scoreByFullForward(context: StepContext, candidatePrompt: number[]) {
     const prefixes = examples.map((example) => context.layout({ question: example.question, prompt: candidatePrompt }));
@@ -95,6 +104,14 @@ describe("selectByRegeneratedReasoning", () => {
     return { mistakeRate, promptNll };
   }
 
+  /** The model's calls were one generation of `rows` rows and the scoring through its caches, nothing else. */
+  function expectOneScoredGeneration(model: FakeModel, rows: number) {
+    expect(model.calls).toEqual([
+      { kind: "generateForScoring", rows },
+      { kind: "scoreContinuations", rows },
+    ]);
+  }
+
   async function expectScoresOfFullForward(context: StepContext, selection: Awaited<ReturnType<typeof selectByRegeneratedReasoning>>) {
     for (const candidate of selection.scored) {
       const candidatePrompt = prompt.slice();
@@ -107,16 +124,10 @@ describe("selectByRegeneratedReasoning", () => {
   }
 
   it("regenerates all candidates × examples in one generation and scores every answer through its cache", async () => {
-    const model = new FakeModel(tokenizer);
-    const context = contextFor(model);
-    const [current] = await generateReasoning(context, [prompt]);
-    model.calls.length = 0;
+    const { model, context, current } = await afterRefresh();
     const ranked = [tokenizer.id(" careful"), tokenizer.id(" quick"), tokenizer.id(" exact")];
     const selection = await selectByRegeneratedReasoning(context, current, 1, ranked);
-    expect(model.calls).toEqual([
-      { kind: "generateForScoring", rows: 15 },
-      { kind: "scoreContinuations", rows: 15 },
-    ]);
+    expectOneScoredGeneration(model, 15);
     expect(selection.scored.map((c) => c.token)).toEqual(ranked);
     // Each score is the formula over the fake model's own per-row answers, recomputed with full forwards.
     await expectScoresOfFullForward(context, selection);
@@ -137,11 +148,8 @@ describe("selectByRegeneratedReasoning", () => {
       ids[reasoning.end - 1] = tokenizer.id(" quick");
       return { ids, spans: built.spans };
     };
-    const model = new FakeModel(tokenizer);
-    const context = contextFor(model, tokenizer, { layout });
-    const [current] = await generateReasoning(context, [prompt]);
+    const { model, context, current } = await afterRefresh(tokenizer, { layout });
     expect(current.scores.map((score) => score === null)).toEqual(examples.map((e) => bent.has(e.question)));
-    model.calls.length = 0;
     const ranked = [tokenizer.id(" careful"), tokenizer.id(" exact")];
     const selection = await selectByRegeneratedReasoning(context, current, 1, ranked);
     expect(model.calls).toEqual([
@@ -153,15 +161,9 @@ describe("selectByRegeneratedReasoning", () => {
   });
 
   it("reuses the step's reasoning and its scores for the current token instead of generating it again", async () => {
-    const model = new FakeModel(tokenizer);
-    const context = contextFor(model);
-    const [current] = await generateReasoning(context, [prompt]);
-    model.calls.length = 0;
+    const { model, context, current } = await afterRefresh();
     const selection = await selectByRegeneratedReasoning(context, current, 1, [prompt[1], tokenizer.id(" quick")]);
-    expect(model.calls).toEqual([
-      { kind: "generateForScoring", rows: 5 },
-      { kind: "scoreContinuations", rows: 5 },
-    ]);
+    expectOneScoredGeneration(model, 5);
     await expectScoresOfFullForward(context, selection);
   });
 
@@ -169,18 +171,12 @@ describe("selectByRegeneratedReasoning", () => {
     const model = new FakeModel(tokenizer);
     const context = contextFor(model, tokenizer, { config: resolveConfig({ reasoning: false }) });
     const selection = await selectByRegeneratedReasoning(context, prefixesOnly(context, prompt), 1, [prompt[1], tokenizer.id(" quick")]);
-    expect(model.calls).toEqual([
-      { kind: "generateForScoring", rows: 10 },
-      { kind: "scoreContinuations", rows: 10 },
-    ]);
+    expectOneScoredGeneration(model, 10);
     await expectScoresOfFullForward(context, selection);
   });
 
   it("does not try candidates ranked after an early exit", async () => {
-    const model = new FakeModel(tokenizer);
-    const context = contextFor(model);
-    const [current] = await generateReasoning(context, [prompt]);
-    model.calls.length = 0;
+    const { model, context, current } = await afterRefresh();
     const ranked = [tokenizer.id(" quick"), tokenizer.id("."), tokenizer.id(" careful")];
     // position 3 ≥ 0.5 × 6: the "." exits early
     const selection = await selectByRegeneratedReasoning(context, current, 3, ranked);
@@ -201,16 +197,10 @@ describe("selectByRegeneratedReasoning", () => {
     const exact = twin.id(" exact");
     const decode = twin.decode.bind(twin);
     twin.decode = (ids, options) => decode(ids.map((id) => (id === exact ? careful : id)), options);
-    const model = new FakeModel(twin);
-    const context = contextFor(model, twin);
-    const [current] = await generateReasoning(context, [prompt]);
-    model.calls.length = 0;
+    const { model, context, current } = await afterRefresh(twin);
 
     const selection = await selectByRegeneratedReasoning(context, current, 1, [careful, exact]);
-    expect(model.calls).toEqual([
-      { kind: "generateForScoring", rows: 5 },
-      { kind: "scoreContinuations", rows: 5 },
-    ]);
+    expectOneScoredGeneration(model, 5);
     expect(selection.scored.map((c) => c.cached)).toEqual([false, true]);
     expect(selection.scored[1].score).toBe(selection.scored[0].score);
     expect(selection.chosen.token).toBe(exact); // equal scores: the later one
