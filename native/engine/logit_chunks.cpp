@@ -13,8 +13,8 @@ namespace greater {
 
 namespace {
 // 32 MiB: glibc's malloc takes blocks under its mmap threshold (at most 32 MiB) from its heap, so each chunk
-// reuses the memory the previous one freed instead of faulting in fresh zeroed pages; on the bench model
-// (128k vocabulary) that made the gradient ~10% and scoring ~5% faster than 64 MiB chunks, at a lower peak.
+// reuses the memory the previous one freed instead of faulting in fresh zeroed pages (bench/README.md, "Memory",
+// has what that gained over 64 MiB chunks).
 constexpr int64_t kDefaultLogitChunkBytes = 32ll << 20;
 }  // namespace
 

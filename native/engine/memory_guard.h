@@ -4,7 +4,7 @@
 // Why: Linux overcommits memory, so a large malloc succeeds and the process is killed later, when its pages
 // are touched and the machine runs out: no error, no chance to retry on fewer rows, a run cut off mid-step.
 // On CUDA the allocator throws instead, and the optimizer answers by halving the rows of the call
-// (ts/optimizer/oom.ts). The guard wraps libtorch's CPU allocator: an allocation of 16 MiB or more that is
+// (ts/optimizer/row-splitter.ts). The guard wraps libtorch's CPU allocator: an allocation of 16 MiB or more that is
 // larger than the memory available (the kernel's MemAvailable, and the cgroup's limit less its usage where
 // one is set), less a reserve of 1/16 of the machine's memory (at most 1 GiB), throws c10::OutOfMemoryError,
 // which the addon reports with code OUT_OF_MEMORY. Smaller allocations are not checked: reading the counters

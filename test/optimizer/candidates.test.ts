@@ -96,6 +96,7 @@ describe("proposeCandidates against a model", () => {
       stopTokenIds: [1],
       splitter: new RowSplitter(null),
       probes: fakeExamples(1),
+      initialPromptLength: 4, // " proper logical reasoning."
     };
   }
 
@@ -157,6 +158,7 @@ describe("candidates that would not survive the prompt's round trip through text
     stopTokenIds: [1],
     splitter: new RowSplitter(null),
     probes: fakeExamples(1),
+    initialPromptLength: 3, // " proper", " ", "."
   });
 
   it("are dropped from the union before its size is checked", async () => {

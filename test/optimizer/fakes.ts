@@ -2,7 +2,17 @@
 // The fake model's behaviour is a pure function of its inputs (hashes of token ids), so two runs with the
 // same seed make the same calls and get the same answers; words listed as GOOD make answers right more
 // often, so the search has something to find.
-import { EngineError, type LanguageModel, type ModelInfo, type OneHotGradientArgs, type Span } from "../../ts/engine/types.js";
+import {
+  EngineError,
+  type ContinuationArgs,
+  type GenerateForScoringOptions,
+  type LanguageModel,
+  type ModelInfo,
+  type OneHotGradientArgs,
+  type RetainedGeneration,
+  type ScoreAnswersResult,
+  type Span,
+} from "../../ts/engine/types.js";
 import type { ExampleInput, ExampleLayout, ModelTokenizer } from "../../ts/text/types.js";
 import type { TextFunctions } from "../../ts/optimizer/greater.js";
 import type { TrainingExample } from "../../ts/optimizer/context.js";
@@ -135,7 +145,7 @@ export function hash(...values: number[]): number {
   return h >>> 0;
 }
 
-export type CallKind = "generate" | "topCandidates" | "oneHotGradient" | "scoreAnswers";
+export type CallKind = "generate" | "generateForScoring" | "scoreContinuations" | "topCandidates" | "oneHotGradient" | "scoreAnswers";
 
 export interface FakeModelOptions {
   /** Calls with more rows than this throw an out-of-memory EngineError. */
@@ -205,6 +215,39 @@ export class FakeModel implements LanguageModel {
   async generate(prompts: number[][], options: { maxNewTokens: number; signal?: AbortSignal }) {
     options.signal?.throwIfAborted();
     this.enter("generate", prompts.length);
+    return this.reason(prompts, options);
+  }
+
+  /**
+   * generate, keeping what the engine would keep in its caches (the rows themselves): the continuations' scores
+   * are scoreAnswers' over prompt ⊕ tokens ⊕ continuation, as the engine contract says.
+   */
+  async generateForScoring(prompts: number[][], options: GenerateForScoringOptions): Promise<RetainedGeneration> {
+    options.signal?.throwIfAborted();
+    this.enter("generateForScoring", prompts.length);
+    const { tokens, stopped } = await this.reason(prompts, options);
+    const promptNll = this.scoreRows(prompts, options.promptSpans).promptNll;
+    let kept = true;
+    return {
+      tokens,
+      stopped,
+      promptNll,
+      scoreContinuations: async (args: ContinuationArgs) => {
+        args.signal?.throwIfAborted();
+        if (!kept) throw new Error("scoreContinuations: the generation's caches were already used or released");
+        kept = false;
+        this.enter("scoreContinuations", prompts.length);
+        const rows = prompts.map((prompt, r) => [...prompt, ...tokens[r], ...args.continuations[r]]);
+        const { answerLoss, exactMatch } = this.scoreRows(rows, options.promptSpans);
+        return { answerLoss, exactMatch };
+      },
+      release: () => {
+        kept = false;
+      },
+    };
+  }
+
+  private async reason(prompts: number[][], options: { maxNewTokens: number; signal?: AbortSignal }) {
     if (this.options.generateDelayMs) await abortableDelay(this.options.generateDelayMs, options.signal);
     const { careful, plain, padding, end } = this.reasoningIds;
     const tokens = prompts.map((row) => {
@@ -251,13 +294,18 @@ export class FakeModel implements LanguageModel {
   async scoreAnswers(args: { sequences: number[][]; answerSpans: Span[]; promptSpans: Span[]; signal?: AbortSignal }) {
     args.signal?.throwIfAborted();
     this.enter("scoreAnswers", args.sequences.length);
+    return this.scoreRows(args.sequences, args.promptSpans);
+  }
+
+  /** The answers' and prompts' scores of whole rows (a function of the row and its prompt, not of the answer span). */
+  private scoreRows(sequences: number[][], promptSpans: Span[]): ScoreAnswersResult {
     // Good words in the prompt help, up to 11 answers in 20 (so the loss stays well above 0.12).
-    const exactMatch = Uint8Array.from(args.sequences, (row, r) => {
-      const good = this.goodCount(row.slice(args.promptSpans[r].start, args.promptSpans[r].end));
+    const exactMatch = Uint8Array.from(sequences, (row, r) => {
+      const good = this.goodCount(row.slice(promptSpans[r].start, promptSpans[r].end));
       return hash(...row) % 20 < 3 + 2 * Math.min(good, 4) ? 1 : 0;
     });
-    const promptNll = Float32Array.from(args.sequences, (row, r) => {
-      const prompt = row.slice(args.promptSpans[r].start, args.promptSpans[r].end);
+    const promptNll = Float32Array.from(sequences, (row, r) => {
+      const prompt = row.slice(promptSpans[r].start, promptSpans[r].end);
       return prompt.reduce((sum, id) => sum + 1 + (id % 7) / 10, 0) / Math.max(1, prompt.length);
     });
     return { answerLoss: Float32Array.from(exactMatch, (m) => 1 - m), exactMatch, promptNll };

@@ -63,7 +63,7 @@ describe("GreaterOptimizer loop", () => {
       maxNewTokens: 32 * 1024,
       forwardRows: { proposal: 8, gradient: 8, scoring: 24, total: 40 },
       backwardRows: 8,
-      engineCalls: 5,
+      engineCalls: 6,
     });
     expect(steps).toHaveLength(8);
     steps.forEach((event, i) => {
@@ -113,16 +113,17 @@ describe("GreaterOptimizer loop", () => {
 
   it("makes each phase one batched engine call over all examples", async () => {
     const { model, optimizer } = run({ steps: 1 });
-    await collect(optimizer);
+    const [startEvent] = await collect(optimizer);
     const [record] = optimizer.state.history;
     const kinds = model.calls.map((call) => call.kind);
-    expect(kinds).toEqual(["generate", "topCandidates", "oneHotGradient", "generate", "scoreAnswers"]);
+    expect(kinds).toEqual(["generateForScoring", "scoreContinuations", "topCandidates", "oneHotGradient", "generateForScoring", "scoreContinuations"]);
+    expect(startEvent.type === "start" && startEvent.projected.engineCalls).toBe(kinds.length);
     expect(model.calls[0].rows).toBe(8);
-    expect(model.calls[2].rows).toBe(8);
-    const fresh = record.rescored.filter((c) => !c.cached);
-    const regenerated = fresh.filter((c) => c.token !== optimizer.state.initialPrompt[0]).length;
-    expect(model.calls[3].rows).toBe(regenerated * 8);
-    expect(model.calls[4].rows).toBe(fresh.length * 8);
+    expect(model.calls[3].rows).toBe(8);
+    // The current token's reasoning and scores come from the refresh: only the other candidates are generated.
+    const regenerated = record.rescored.filter((c) => !c.cached && c.token !== optimizer.state.initialPrompt[0]).length;
+    expect(model.calls[4].rows).toBe(regenerated * 8);
+    expect(model.calls[5].rows).toBe(regenerated * 8);
   });
 
   it("resumes from a saved state with exactly the steps of an uninterrupted run", async () => {
@@ -176,10 +177,12 @@ describe("GreaterOptimizer loop", () => {
   it("never ends on out-of-memory: calls are split, the run is the same, the split sizes are reported", async () => {
     const plain = run({ steps: 3 }).optimizer;
     await collect(plain);
-    const { model, optimizer } = run({ steps: 3 }, { oomAbove: { generate: 5, topCandidates: 3, oneHotGradient: 2, scoreAnswers: 7 } });
+    // A generation's chunk that fits but whose scoring does not is generated again, smaller.
+    const limits = { generateForScoring: 5, scoreContinuations: 3, topCandidates: 3, oneHotGradient: 2 };
+    const { model, optimizer } = run({ steps: 3 }, { oomAbove: limits });
     const events = (await collect(optimizer)).filter((e): e is StepEvent => e.type === "step");
-    expect(events[0].splitSizes).toEqual({ generate: 4, topCandidates: 2, oneHotGradient: 2, scoreAnswers: 6 });
-    expect(model.calls.every((call) => call.rows <= { generate: 5, topCandidates: 3, oneHotGradient: 2, scoreAnswers: 7 }[call.kind])).toBe(true);
+    expect(events[0].splitSizes).toEqual({ generate: 2, topCandidates: 2, oneHotGradient: 2, scoreAnswers: null });
+    expect(model.calls.every((call) => call.rows <= (limits as Record<string, number>)[call.kind])).toBe(true);
     const strip = (s: OptimizerState) => ({ ...stateWithoutTimings(s), splitSizes: null, history: s.history.map((h) => ({ ...deterministic(h), splitSizes: null })) });
     expect(strip(optimizer.state)).toEqual(strip(plain.state));
     expect(optimizer.state.splitSizes).toEqual(events[0].splitSizes);
@@ -293,7 +296,7 @@ describe("ablations", () => {
     };
     await collect(optimizer);
     expect(seen).toHaveLength(8);
-    expect(model.calls.map((c) => c.kind)).toEqual(["topCandidates", "oneHotGradient", "generate", "scoreAnswers"]);
+    expect(model.calls.map((c) => c.kind)).toEqual(["topCandidates", "oneHotGradient", "generateForScoring", "scoreContinuations"]);
   });
 
   it('ranking: "random" draws the re-scored candidates from the proposal without a gradient pass', async () => {
@@ -359,13 +362,17 @@ describe("dev accuracy", () => {
     } as unknown as Task;
     const model = new FakeModel(tokenizer);
     const result = await optimize(model, tokenizer, fullTask, { ...base, steps: 1 }, { text });
+    // Only the evaluation calls plain generate (the optimizer's generations keep their caches for scoring).
+    const generateCalls = () => model.calls.filter((c) => c.kind === "generate").length;
+    const evaluationCalls = generateCalls();
+    expect(evaluationCalls).toBeGreaterThan(0);
     const direct = await evaluate(model, tokenizer, fullTask, result.bestPrompt.ids, "dev", {
       template: "authors",
       maxNewTokens: 1024,
       layout: text.layout,
     });
     expect(result.devAccuracy).toBe(direct.accuracy);
-    expect(model.calls.filter((c) => c.kind === "generate").length).toBeGreaterThan(2);
+    expect(generateCalls()).toBe(2 * evaluationCalls);
   });
 
   it("is skipped with evaluate: false", async () => {

@@ -2,12 +2,11 @@ import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../../ts/optimizer/config.js";
 import type { StepContext } from "../../ts/optimizer/context.js";
 import { RowSplitter } from "../../ts/optimizer/row-splitter.js";
-import { generateReasoning } from "../../ts/optimizer/reasoning.js";
+import { generateReasoning, prefixesOnly } from "../../ts/optimizer/reasoning.js";
 import {
   candidatesWorthTrying,
   chooseCandidate,
   endsSentenceEarly,
-  ScoreCache,
   selectByRegeneratedReasoning,
   selectionScore,
 } from "../../ts/optimizer/selection.js";
@@ -59,7 +58,7 @@ describe("selectByRegeneratedReasoning", () => {
   const examples = fakeExamples(5);
   const prompt = tokenizer.encode(" proper logical reasoning and think.");
 
-  function contextFor(model: FakeModel, tok = tokenizer): StepContext {
+  function contextFor(model: FakeModel, tok = tokenizer, overrides: Partial<StepContext> = {}): StepContext {
     return {
       model,
       tokenizer: tok,
@@ -71,98 +70,139 @@ describe("selectByRegeneratedReasoning", () => {
       stopTokenIds: [1],
       splitter: new RowSplitter(null),
       probes: fakeExamples(1),
+      initialPromptLength: prompt.length,
+      ...overrides,
     };
   }
 
-  it("regenerates all candidates × examples in one generate call and scores them in one scoreAnswers call", async () => {
-    const model = new FakeModel(tokenizer);
-    const context = contextFor(model);
+  /** A fresh fake model and context, and the step's reasoning under `prompt`; the refresh's calls are cleared. */
+  async function afterRefresh(tok = tokenizer, overrides: Partial<StepContext> = {}) {
+    const model = new FakeModel(tok);
+    const context = contextFor(model, tok, overrides);
     const [current] = await generateReasoning(context, [prompt]);
     model.calls.length = 0;
-    const ranked = [tokenizer.id(" careful"), tokenizer.id(" quick"), tokenizer.id(" exact")];
-    const selection = await selectByRegeneratedReasoning(context, current, true, 1, ranked, prompt.length, new ScoreCache());
-    expect(model.calls).toEqual([
-      { kind: "generate", rows: 15 },
-      { kind: "scoreAnswers", rows: 15 },
-    ]);
-    expect(selection.scored.map((c) => c.token)).toEqual(ranked);
+    return { model, context, current };
+  }
 
-    // Each score is the formula over the fake model's own per-row answers, recomputed here.
+  /** The selection score of `candidatePrompt` the long way: plain generate, then scoreAnswers over each full layout. */
+  async function scoreByFullForward(context: StepContext, candidatePrompt: number[]) {
+    const prefixes = examples.map((example) => context.layout({ question: example.question, prompt: candidatePrompt }));
+    const { tokens } = await context.model.generate(
+      prefixes.map((layout) => layout.ids),
+      { maxNewTokens: context.config.maxNewTokens, stopTokenIds: context.stopTokenIds },
+    );
+    const layouts = examples.map((example, i) =>
+      context.layout({ question: example.question, prompt: candidatePrompt, reasoning: tokens[i], extractor: context.extractor, answer: example.answer }),
+    );
+    const rows = await context.model.scoreAnswers({
+      sequences: layouts.map((l) => l.ids),
+      answerSpans: layouts.map((l) => l.spans.answer),
+      promptSpans: layouts.map((l) => l.spans.prompt),
+    });
+    const mistakeRate = rows.exactMatch.reduce((sum, m) => sum + 1 - m, 0) / examples.length;
+    const promptNll = rows.promptNll.reduce((sum, v) => sum + v, 0) / examples.length;
+    return { mistakeRate, promptNll };
+  }
+
+  /** The model's calls were one generation of `rows` rows and the scoring through its caches, nothing else. */
+  function expectOneScoredGeneration(model: FakeModel, rows: number) {
+    expect(model.calls).toEqual([
+      { kind: "generateForScoring", rows },
+      { kind: "scoreContinuations", rows },
+    ]);
+  }
+
+  async function expectScoresOfFullForward(context: StepContext, selection: Awaited<ReturnType<typeof selectByRegeneratedReasoning>>) {
     for (const candidate of selection.scored) {
       const candidatePrompt = prompt.slice();
       candidatePrompt[1] = candidate.token;
-      const [regenerated] = await generateReasoning(context, [candidatePrompt]);
-      const layouts = examples.map((example, i) =>
-        text.layout({ question: example.question, prompt: candidatePrompt, reasoning: regenerated.reasoning[i], extractor: context.extractor, answer: example.answer }),
-      );
-      const rows = await model.scoreAnswers({
-        sequences: layouts.map((l) => l.ids),
-        answerSpans: layouts.map((l) => l.spans.answer),
-        promptSpans: layouts.map((l) => l.spans.prompt),
-      });
-      const mistakeRate = rows.exactMatch.reduce((sum, m) => sum + 1 - m, 0) / examples.length;
-      const promptNll = rows.promptNll.reduce((sum, v) => sum + v, 0) / examples.length;
+      const { mistakeRate, promptNll } = await scoreByFullForward(context, candidatePrompt);
       expect(candidate.mistakeRate).toBe(mistakeRate);
       expect(candidate.promptNll).toBeCloseTo(promptNll, 6);
       expect(candidate.score).toBeCloseTo(mistakeRate + 0.02 * promptNll, 6);
     }
+  }
+
+  it("regenerates all candidates × examples in one generation and scores every answer through its cache", async () => {
+    const { model, context, current } = await afterRefresh();
+    const ranked = [tokenizer.id(" careful"), tokenizer.id(" quick"), tokenizer.id(" exact")];
+    const selection = await selectByRegeneratedReasoning(context, current, 1, ranked);
+    expectOneScoredGeneration(model, 15);
+    expect(selection.scored.map((c) => c.token)).toEqual(ranked);
+    // Each score is the formula over the fake model's own per-row answers, recomputed with full forwards.
+    await expectScoresOfFullForward(context, selection);
     const lowest = Math.min(...selection.scored.map((c) => c.score));
     expect(selection.chosen.score).toBe(lowest);
     expect(selection.chosen.token).toBe(selection.scored.findLast((c) => c.score === lowest)?.token);
   });
 
-  it("reuses the step's reasoning for the current token instead of generating it again", async () => {
-    const model = new FakeModel(tokenizer);
-    const context = contextFor(model);
-    const [current] = await generateReasoning(context, [prompt]);
-    model.calls.length = 0;
-    await selectByRegeneratedReasoning(context, current, true, 1, [prompt[1], tokenizer.id(" quick")], prompt.length, new ScoreCache());
+  it("scores with scoreAnswers exactly the rows whose layout does not split after the reasoning", async () => {
+    // Every other question's layout changes the reasoning's last token once the answer follows it (as a merge
+    // across the boundary would).
+    const bent = new Set(examples.filter((_, i) => i % 2 === 1).map((e) => e.question));
+    const layout: StepContext["layout"] = (input) => {
+      const built = text.layout(input);
+      const reasoning = built.spans.reasoning;
+      if (input.answer === undefined || !bent.has(input.question) || reasoning.end === reasoning.start) return built;
+      const ids = built.ids.slice();
+      ids[reasoning.end - 1] = tokenizer.id(" quick");
+      return { ids, spans: built.spans };
+    };
+    const { model, context, current } = await afterRefresh(tokenizer, { layout });
+    expect(current.scores.map((score) => score === null)).toEqual(examples.map((e) => bent.has(e.question)));
+    const ranked = [tokenizer.id(" careful"), tokenizer.id(" exact")];
+    const selection = await selectByRegeneratedReasoning(context, current, 1, ranked);
     expect(model.calls).toEqual([
-      { kind: "generate", rows: 5 },
-      { kind: "scoreAnswers", rows: 10 },
+      { kind: "generateForScoring", rows: 10 },
+      { kind: "scoreContinuations", rows: 10 },
+      { kind: "scoreAnswers", rows: 2 * bent.size },
     ]);
+    await expectScoresOfFullForward(context, selection);
+  });
+
+  it("reuses the step's reasoning and its scores for the current token instead of generating it again", async () => {
+    const { model, context, current } = await afterRefresh();
+    const selection = await selectByRegeneratedReasoning(context, current, 1, [prompt[1], tokenizer.id(" quick")]);
+    expectOneScoredGeneration(model, 5);
+    await expectScoresOfFullForward(context, selection);
+  });
+
+  it("generates the current token's reasoning too under the no-reasoning ablation (the step has none to reuse)", async () => {
+    const model = new FakeModel(tokenizer);
+    const context = contextFor(model, tokenizer, { config: resolveConfig({ reasoning: false }) });
+    const selection = await selectByRegeneratedReasoning(context, prefixesOnly(context, prompt), 1, [prompt[1], tokenizer.id(" quick")]);
+    expectOneScoredGeneration(model, 10);
+    await expectScoresOfFullForward(context, selection);
   });
 
   it("does not try candidates ranked after an early exit", async () => {
-    const model = new FakeModel(tokenizer);
-    const context = contextFor(model);
-    const [current] = await generateReasoning(context, [prompt]);
-    model.calls.length = 0;
+    const { model, context, current } = await afterRefresh();
     const ranked = [tokenizer.id(" quick"), tokenizer.id("."), tokenizer.id(" careful")];
     // position 3 ≥ 0.5 × 6: the "." exits early
-    const selection = await selectByRegeneratedReasoning(context, current, true, 3, ranked, prompt.length, new ScoreCache());
+    const selection = await selectByRegeneratedReasoning(context, current, 3, ranked);
     expect(selection.earlyExit).toBe(true);
     expect(selection.chosen.token).toBe(tokenizer.id("."));
     expect(selection.scored.map((c) => c.token)).toEqual(ranked.slice(0, 2));
-    expect(model.calls[0]).toEqual({ kind: "generate", rows: 10 });
+    expect(model.calls[0]).toEqual({ kind: "generateForScoring", rows: 10 });
+    // Below half the initial length the "." is an ordinary candidate.
+    const later = await selectByRegeneratedReasoning({ ...context, initialPromptLength: 7 }, current, 3, ranked);
+    expect(later.earlyExit).toBe(false);
+    expect(later.scored.map((c) => c.token)).toEqual(ranked);
   });
 
-  it("caches scores by prompt text within a position", async () => {
+  it("measures each prompt text once within a position", async () => {
     // A tokenizer where " exact" reads like " careful": the two candidate prompts have the same text.
     const twin = new FakeTokenizer();
     const careful = twin.id(" careful");
     const exact = twin.id(" exact");
     const decode = twin.decode.bind(twin);
     twin.decode = (ids, options) => decode(ids.map((id) => (id === exact ? careful : id)), options);
-    const model = new FakeModel(twin);
-    const context = contextFor(model, twin);
-    const [current] = await generateReasoning(context, [prompt]);
-    const cache = new ScoreCache();
-    model.calls.length = 0;
+    const { model, context, current } = await afterRefresh(twin);
 
-    const first = await selectByRegeneratedReasoning(context, current, true, 1, [careful, exact], prompt.length, cache);
-    expect(model.calls).toEqual([
-      { kind: "generate", rows: 5 },
-      { kind: "scoreAnswers", rows: 5 },
-    ]);
-    expect(first.scored.map((c) => c.cached)).toEqual([false, true]);
-    expect(first.scored[1].score).toBe(first.scored[0].score);
-    expect(first.chosen.token).toBe(exact); // equal scores: the later one
-
-    model.calls.length = 0;
-    const again = await selectByRegeneratedReasoning(context, current, true, 1, [careful], prompt.length, cache);
-    expect(model.calls).toEqual([]);
-    expect(again.scored[0].cached).toBe(true);
-    expect(cache.size).toBe(1);
+    const selection = await selectByRegeneratedReasoning(context, current, 1, [careful, exact]);
+    expectOneScoredGeneration(model, 5);
+    expect(selection.scored.map((c) => c.cached)).toEqual([false, true]);
+    expect(selection.scored[1].score).toBe(selection.scored[0].score);
+    expect(selection.chosen.token).toBe(exact); // equal scores: the later one
   });
 });

@@ -65,7 +65,7 @@ interface Ragged {
 
 type ModelHandle = { readonly __brand: "ModelHandle" };
 type CancelToken = { readonly __brand: "CancelToken" };
-type GenerationHandle = { readonly __brand: "GenerationHandle" };
+type RetainedGenerationHandle = { readonly __brand: "RetainedGenerationHandle" };
 
 /** The native functions this file uses (registered by native/addon/model_binding.cpp). */
 interface ModelBinding {
@@ -88,14 +88,14 @@ interface ModelBinding {
     handle: ModelHandle,
     request: { prompts: Ragged; maxNewTokens: number; stopTokenIds: Int32Array; ignoreEos: boolean; promptSpans: Int32Array },
     cancel?: CancelToken,
-  ): Promise<{ tokens: Ragged; stopped: Uint8Array; promptNll: Float32Array; generation: GenerationHandle }>;
+  ): Promise<{ tokens: Ragged; stopped: Uint8Array; promptNll: Float32Array; generation: RetainedGenerationHandle }>;
   modelScoreContinuations(
     handle: ModelHandle,
-    generation: GenerationHandle,
+    generation: RetainedGenerationHandle,
     request: { continuations: Ragged; answerSpans: Int32Array },
     cancel?: CancelToken,
   ): Promise<ContinuationScores>;
-  releaseGeneration(generation: GenerationHandle): void;
+  releaseGeneration(generation: RetainedGenerationHandle): void;
   modelTopCandidates(
     handle: ModelHandle,
     request: { sequences: Ragged; positions: Int32Array; k: number; disallowedMask?: Uint8Array; disallowedIds?: Int32Array; exclude?: Ragged },

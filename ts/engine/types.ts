@@ -193,8 +193,8 @@ export interface LanguageModel {
   topCandidates(sequences: number[][], options: TopCandidatesOptions): Promise<number[][]>;
   oneHotGradient(args: OneHotGradientArgs): Promise<OneHotGradientResult>;
   scoreAnswers(args: ScoreAnswersArgs): Promise<ScoreAnswersResult>;
-  /** generate that keeps the rows' KV caches for scoring what follows them; optional (callers fall back to generate + scoreAnswers). */
-  generateForScoring?(prompts: number[][], options: GenerateForScoringOptions): Promise<RetainedGeneration>;
+  /** generate that keeps the rows' KV caches for scoring what follows them (the optimizer's reasoning and selection). */
+  generateForScoring(prompts: number[][], options: GenerateForScoringOptions): Promise<RetainedGeneration>;
   dispose(): void;
 }
 

@@ -25,6 +25,9 @@ export interface OptimizationTask {
 /** Builds the token ids and spans of one example (the text layer's layout, bound to the user-turn template). */
 export type LayoutExample = (input: ExampleInput) => ExampleLayout;
 
+/** What placing a prompt in the user turn needs (the run's context has it before the run's state exists). */
+export type PromptPlacement = Pick<StepContext, "tokenizer" | "layout" | "probes">;
+
 export interface StepContext {
   model: LanguageModel;
   tokenizer: ModelTokenizer;
@@ -39,6 +42,8 @@ export interface StepContext {
   splitter: RowSplitter;
   /** One example per distinct text context around the prompt (see boundaryProbes). */
   probes: readonly TrainingExample[];
+  /** Token count of the run's initial prompt (the early exit applies from half of it on). */
+  initialPromptLength: number;
   signal?: AbortSignal;
 }
 
@@ -62,7 +67,7 @@ export function boundaryProbes(examples: readonly TrainingExample[], template: U
  * (a token merges with its neighbours once the prompt is text in the user turn, or the chat template trims
  * it), position i of the prompt would not be token spans.prompt.start + i, so such a candidate is dropped.
  */
-export function placesVerbatim(context: StepContext, prompt: number[]): boolean {
+export function placesVerbatim(context: PromptPlacement, prompt: number[]): boolean {
   return context.probes.every((example) => {
     let layout: ExampleLayout;
     try {
@@ -81,7 +86,7 @@ export function placesVerbatim(context: StepContext, prompt: number[]): boolean 
  * the authors' code works on after every step: it keeps the prompt as text and tokenizes it again.
  * @throws when even those ids do not come back verbatim.
  */
-export function canonicalPrompt(context: StepContext, prompt: number[]): number[] {
+export function canonicalPrompt(context: PromptPlacement, prompt: number[]): number[] {
   if (placesVerbatim(context, prompt)) return prompt;
   const probe = context.probes[0];
   const layout = context.layout({ question: probe.question, prompt });

@@ -1,8 +1,7 @@
-// The four engine calls of a step, each sent as one batch over all its rows and split on out-of-memory
-// (row-splitter.ts). Rows are independent in every call, so a split changes how the work is scheduled, not what it
-// computes.
+// Three of a step's engine calls, each sent as one batch over all its rows and split on out-of-memory
+// (row-splitter.ts); the fourth, generation with its scoring, is split the same way in reasoning.ts. Rows are
+// independent in every call, so a split changes how the work is scheduled, not what it computes.
 import type {
-  GenerateResult,
   LanguageModel,
   OneHotGradientArgs,
   OneHotGradientResult,
@@ -11,20 +10,6 @@ import type {
   TopCandidatesOptions,
 } from "../engine/types.js";
 import type { RowSplitter } from "./row-splitter.js";
-
-export async function generateRows(
-  model: LanguageModel,
-  splitter: RowSplitter,
-  prompts: number[][],
-  options: { maxNewTokens: number; stopTokenIds: number[]; signal?: AbortSignal },
-): Promise<GenerateResult> {
-  return splitter.run(
-    "generate",
-    prompts.length,
-    (start, end) => model.generate(prompts.slice(start, end), options),
-    (parts) => ({ tokens: parts.flatMap((p) => p.tokens), stopped: parts.flatMap((p) => p.stopped) }),
-  );
-}
 
 export async function topCandidateRows(
   model: LanguageModel,

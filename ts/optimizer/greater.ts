@@ -16,18 +16,18 @@ import { advancePosition } from "./advance.js";
 import { emptyBookkeeping, recordStep, stopReason, type ScoredPrompt, type StopReason } from "./bookkeeping.js";
 import { proposeCandidates } from "./candidates.js";
 import { resolveConfig, type GreaterConfig } from "./config.js";
-import { boundaryProbes, canonicalPrompt, type LayoutExample, type OptimizationTask, type StepContext } from "./context.js";
+import { boundaryProbes, canonicalPrompt, type LayoutExample, type OptimizationTask, type PromptPlacement, type StepContext } from "./context.js";
 import type { GreaterEvent, PromptText, StartEvent, StepEvent, StepRecord, StepTimings } from "./events.js";
 import { devEvaluator, type PromptEvaluator } from "./evaluation.js";
 import { gradientOverReasoning } from "./gradient.js";
 import { RowSplitter } from "./row-splitter.js";
 import { Mulberry32 } from "./prng.js";
 import { rankByGradient, rankRandomly } from "./ranking.js";
-import { prefixesOnly, type ReasoningSet } from "./reasoning.js";
-import { refreshReasoning, scoresFromCache } from "./reasoning-scores.js";
-import { ScoreCache, selectByRegeneratedReasoning } from "./selection.js";
+import { generateReasoning, prefixesOnly, type ReasoningSet } from "./reasoning.js";
+import { selectByRegeneratedReasoning } from "./selection.js";
 import { cloneState, STATE_FORMAT, STATE_VERSION, type OptimizerState } from "./state.js";
-import { estimateRemaining, projectStepWork, type StepWork } from "./workload.js";
+import { promptText, stepEvent, stepRecord } from "./step-record.js";
+import { projectStepWork, type StepWork } from "./workload.js";
 
 /** The text layer's pieces the optimizer needs (defaults come from ts/text). */
 export interface TextFunctions {
@@ -136,7 +136,7 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
         `text.disallowed has ${text.disallowed.length} entries; the model's vocabulary has ${model.info.vocabSize}`,
       );
     }
-    this.context = {
+    const context: Omit<StepContext, "initialPromptLength"> = {
       model,
       tokenizer,
       config: this.config,
@@ -149,7 +149,8 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
       probes: boundaryProbes(task.train, this.config.userTurnTemplate),
       signal: options.signal,
     };
-    this.current = options.resumeFrom ? this.checkResumable(options.resumeFrom) : this.freshState();
+    this.current = options.resumeFrom ? this.checkResumable(options.resumeFrom) : this.freshState(context);
+    this.context = { ...context, initialPromptLength: this.current.initialPrompt.length };
     this.evaluator = options.evaluate === false ? undefined : (options.evaluate ?? devEvaluator(model, tokenizer, task, this.config, text.layout));
   }
 
@@ -184,7 +185,6 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     return projectStepWork(
       prefixes.map((layout) => layout.ids.length),
       this.config,
-      scoresFromCache(this.context.model),
     );
   }
 
@@ -226,15 +226,16 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
       devAccuracy,
       topPrompts: state.book.topPrompts,
       history: state.history,
-      finalPrompt: this.promptText(state.prompt),
+      finalPrompt: promptText(this.tokenizer, state.prompt),
       stepsDone: state.stepsDone,
       stopReason: state.stop,
       state: this.state,
     };
   }
 
+  /** The phases of one step (0-6), then the state after it. */
   private async runStep(): Promise<StepEvent> {
-    const { config, context } = this;
+    const { config, context, tokenizer } = this;
     const { prompt, position } = this.current;
     const rng = Mulberry32.fromState(this.current.rngState);
     const timings: StepTimings = { refresh: 0, proposal: 0, gradient: 0, ranking: 0, selection: 0, total: 0 };
@@ -248,16 +249,16 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     };
 
     // 0. Reasoning refresh: the reasoning the gradient looks through is the model's own, under the prompt.
-    const current: ReasoningSet = await phase("refresh", async () =>
-      config.reasoning ? refreshReasoning(context, prompt) : prefixesOnly(context, prompt),
+    const reasoning: ReasoningSet = await phase("refresh", async () =>
+      config.reasoning ? (await generateReasoning(context, [prompt]))[0] : prefixesOnly(context, prompt),
     );
 
     // 1. Candidate proposal.
-    const proposal = await phase("proposal", () => proposeCandidates(context, current, position, rng));
+    const proposal = await phase("proposal", () => proposeCandidates(context, reasoning, position, rng));
 
     // 2. Gradient over reasoning (the random-ranking ablation does without it).
     const gradient = await phase("gradient", () =>
-      config.ranking === "gradient" ? gradientOverReasoning(context, current, position, proposal.candidates) : null,
+      config.ranking === "gradient" ? gradientOverReasoning(context, reasoning, position, proposal.candidates) : null,
     );
 
     // 3. Candidate ranking.
@@ -268,17 +269,7 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     );
 
     // 4. Selection by regenerated reasoning.
-    const selection = await phase("selection", () =>
-      selectByRegeneratedReasoning(
-        context,
-        current,
-        config.reasoning,
-        position,
-        ranked,
-        this.current.initialPrompt.length,
-        new ScoreCache(), // a fresh cache per position: every step moves to another position
-      ),
-    );
+    const selection = await phase("selection", () => selectByRegeneratedReasoning(context, reasoning, position, ranked));
     context.signal?.throwIfAborted();
 
     // 5. Advance.
@@ -293,62 +284,38 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     // A grown prompt is text the user turn tokenizes again (the filler may merge with its neighbour); like the
     // code, continue on that tokenization, one position back if the prompt got shorter than the position.
     const nextPrompt = canonicalPrompt(context, next.prompt);
-    const retokenized = nextPrompt !== next.prompt;
     const nextPosition = Math.min(next.position, nextPrompt.length - 1);
 
     // 6. Bookkeeping.
-    const step = this.current.stepsDone;
+    const stepIndex = this.current.stepsDone;
     const loss = selection.chosen.score;
-    const scoredPrompt: ScoredPrompt = { ...this.promptText(chosenPrompt), loss, step };
-    const book = recordStep(this.current.book, scoredPrompt, config.topPromptsKept);
-    const stop = stopReason(book, loss, step + 1, config);
+    const book = recordStep(this.current.book, { ...promptText(tokenizer, chosenPrompt), loss, step: stepIndex }, config.topPromptsKept);
     timings.total = performance.now() - stepStart;
 
-    const record: StepRecord = {
-      step,
+    const record = stepRecord(tokenizer, {
+      step: stepIndex,
       position,
-      k: proposal.k,
-      kRaises: proposal.raises,
-      candidates: proposal.candidates.map((token, index) => ({
-        token,
-        text: this.tokenizer.decode([token]),
-        gradient: gradient ? gradient.summed[index] : null,
-      })),
-      ranked: ranked.map((token) => ({ token, text: this.tokenizer.decode([token]) })),
-      rescored: selection.scored,
-      chosen: { token: selection.chosen.token, text: selection.chosen.text },
-      earlyExit: selection.earlyExit,
-      loss,
-      gradientLoss: gradient ? gradient.meanLoss : null,
-      prompt: this.promptText(chosenPrompt),
-      next: { position: nextPosition, wrapped: next.wrapped, grew: next.grew, retokenized },
-      timingsMs: timings,
+      proposal,
+      gradient,
+      ranked,
+      selection,
+      chosenPrompt,
+      next: { position: nextPosition, wrapped: next.wrapped, grew: next.grew, retokenized: nextPrompt !== next.prompt },
+      timings,
       splitSizes: context.splitter.current(),
-    };
-    const history = [...this.current.history, record];
+    });
     this.current = {
       ...this.current,
       prompt: nextPrompt,
       position: nextPosition,
-      stepsDone: step + 1,
+      stepsDone: stepIndex + 1,
       rngState: rng.getState(),
       book,
-      history,
-      splitSizes: context.splitter.current(),
-      stop,
+      history: [...this.current.history, record],
+      splitSizes: record.splitSizes,
+      stop: stopReason(book, loss, stepIndex + 1, config),
     };
-    return {
-      type: "step",
-      ...record,
-      best: book.best as ScoredPrompt,
-      stepsSinceImprovement: book.stepsSinceImprovement,
-      eta: estimateRemaining(
-        history.map((entry) => entry.timingsMs.total),
-        step + 1,
-        stop === null ? config.steps : step + 1,
-      ),
-      stop,
-    };
+    return stepEvent(this.current, record);
   }
 
   private startEvent(): StartEvent {
@@ -357,17 +324,17 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
       resumed: this.current.stepsDone > 0,
       stepsDone: this.current.stepsDone,
       position: this.current.position,
-      prompt: this.promptText(this.current.prompt),
+      prompt: promptText(this.tokenizer, this.current.prompt),
       trainExamples: this.task.train.length,
       projected: this.projectedWork(),
     };
   }
 
-  private freshState(): OptimizerState {
+  private freshState(context: PromptPlacement): OptimizerState {
     const encoded = encodePrompt(this.tokenizer, this.config.initialPrompt, this.config.userTurnTemplate);
     if (encoded.length === 0) throw new Error(`config.initialPrompt ${JSON.stringify(this.config.initialPrompt)} has no tokens`);
     // The ids the user turn gives the prompt's text, so that every position addresses its own token.
-    const initialPrompt = canonicalPrompt(this.context, encoded);
+    const initialPrompt = canonicalPrompt(context, encoded);
     return {
       format: STATE_FORMAT,
       version: STATE_VERSION,
@@ -412,10 +379,6 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     const ids = this.tokenizer.encode(this.config.fillerText, { addSpecialTokens: false });
     if (ids.length === 0) throw new Error(`config.fillerText ${JSON.stringify(this.config.fillerText)} has no tokens`);
     return ids[ids.length - 1];
-  }
-
-  private promptText(ids: number[]): PromptText {
-    return { ids: ids.slice(), text: this.tokenizer.decode(ids) };
   }
 }
 

@@ -2,7 +2,7 @@
 // candidates is tried for real. With p_i set to the candidate, the reasoning of every train example is
 // generated again, the extractor and gold answer are appended, and a forward pass gives, per example, a
 // mistake (1 when the arg-max at any answer position differs from the gold token) and the prompt's NLL
-// (through the generation's own KV cache where the engine keeps it: reasoning-scores.ts).
+// (read through each row's generation KV cache: reasoning.ts).
 //   score = mean(mistake) + (λ / 10) · mean(prompt NLL)
 // The lowest score wins; ties go to the later candidate (the code compares with `<=`). A candidate that
 // ends a sentence at a position i ≥ 0.5 × the initial prompt length is taken at once (early exit), so the
@@ -10,8 +10,7 @@
 import type { GreaterConfig } from "./config.js";
 import { layoutFull, type StepContext } from "./context.js";
 import { scoreAnswerRows } from "./engine-calls.js";
-import type { ReasoningSet, RowScore } from "./reasoning.js";
-import { generateReasoningWithScores, type ScoredReasoningSet } from "./reasoning-scores.js";
+import { generateReasoning, type ReasoningSet, type RowScore } from "./reasoning.js";
 
 /** What the selection measured for one prompt (one candidate in place). */
 export interface PromptScore {
@@ -41,20 +40,6 @@ export interface Selection {
   chosen: ScoredCandidate;
   /** True when the choice was an early exit on a sentence end. */
   earlyExit: boolean;
-}
-
-/** Scores of prompts already measured at the current position, by prompt text. */
-export class ScoreCache {
-  private readonly scores = new Map<string, PromptScore>();
-  get(promptText: string): PromptScore | undefined {
-    return this.scores.get(promptText);
-  }
-  set(promptText: string, score: PromptScore): void {
-    this.scores.set(promptText, score);
-  }
-  get size(): number {
-    return this.scores.size;
-  }
 }
 
 /** The selection score: mean mistake + (λ / 10) · mean prompt NLL. */
@@ -100,97 +85,100 @@ export function chooseCandidate<T extends { score: number; endsSentenceEarly: bo
   return { chosen, earlyExit: false };
 }
 
-/** The set with a scores array of its own (the scores it came with, null where it has none). */
-function withOwnScores(set: ReasoningSet): ScoredReasoningSet {
-  return { ...set, scores: set.reasoning.map((_, index) => set.scores?.[index] ?? null) };
-}
-
 /**
- * Step 4 against the model: regenerates the reasoning for every candidate prompt not yet scored (one
- * generate batch of candidates × examples) and scores it, then chooses. With an engine that keeps the
- * generation's KV caches, each answer is scored through its own row's cache right after the generation
- * (reasoning-scores.ts); the rest (all rows on other engines) in one scoreAnswers call over the full layouts.
- * The current token's prompt is the prompt of the step's reasoning refresh, so its reasoning is reused
- * rather than generated again (greedy decoding would reproduce it), and so are its scores where the refresh
- * read them from its caches.
+ * Step 4 against the model: regenerates the reasoning for every candidate prompt (each prompt text once: scores
+ * are cached by prompt text within the position) in one generation of candidates × examples rows, each row's
+ * answer scored through its own generation's cache (reasoning.ts), then chooses. Rows whose layout does not
+ * split after the reasoning are scored in one scoreAnswers call over their full layouts. The current token's
+ * prompt is the prompt of the step's reasoning refresh, so where the step refreshed its reasoning, that
+ * reasoning and its scores are reused rather than generated again (greedy decoding would reproduce them).
  */
 export async function selectByRegeneratedReasoning(
   context: StepContext,
-  current: ReasoningSet,
-  reasoningIsFresh: boolean,
+  reasoning: ReasoningSet,
   position: number,
   ranked: readonly number[],
-  initialLength: number,
-  cache: ScoreCache,
 ): Promise<Selection> {
   const { tokenizer, config } = context;
   const tries = candidatesWorthTrying(
     ranked.map((token) => {
       const text = tokenizer.decode([token]);
-      const prompt = current.prompt.slice();
+      const prompt = reasoning.prompt.slice();
       prompt[position] = token;
       return {
         token,
         text,
         prompt,
         promptText: tokenizer.decode(prompt),
-        endsSentenceEarly: endsSentenceEarly(text, position, initialLength, config),
+        endsSentenceEarly: endsSentenceEarly(text, position, context.initialPromptLength, config),
       };
     }),
     (candidate) => candidate.endsSentenceEarly,
   );
 
-  // Prompts to measure now: each new prompt text once.
+  // Prompts to measure: each prompt text once.
   const toMeasure = new Map<string, number[]>();
   for (const candidate of tries) {
-    if (cache.get(candidate.promptText) === undefined) toMeasure.set(candidate.promptText, candidate.prompt);
+    if (!toMeasure.has(candidate.promptText)) toMeasure.set(candidate.promptText, candidate.prompt);
   }
   const measured = [...toMeasure.entries()];
-  const currentToken = current.prompt[position];
-  const reusable = (prompt: number[]) => reasoningIsFresh && prompt[position] === currentToken;
-  const sets = (
-    await generateReasoningWithScores(
-      context,
-      measured.map(([, prompt]) => prompt).filter((prompt) => !reusable(prompt)),
-    )
-  ).map(withOwnScores);
-  const reasoningSets = measured.map(([, prompt]) => (reusable(prompt) ? withOwnScores(current) : (sets.shift() as ScoredReasoningSet)));
+  // Without the refresh (the no-reasoning ablation) the step's set holds no reasoning to reuse.
+  const reusable = (prompt: number[]) => config.reasoning && prompt[position] === reasoning.prompt[position];
+  const regenerated = await generateReasoning(
+    context,
+    measured.map(([, prompt]) => prompt).filter((prompt) => !reusable(prompt)),
+  );
+  const reasoningSets = measured.map(([, prompt]) => (reusable(prompt) ? reasoning : (regenerated.shift() as ReasoningSet)));
+  const rowScores = await completeRowScores(context, reasoningSets);
 
-  // Rows without a score yet (the reused reasoning, rows scored without the cache): one forward over their full layouts.
+  const perPrompt = context.examples.length;
+  const promptScores = new Map<string, PromptScore>();
+  measured.forEach(([promptText], p) => {
+    let mistakes = 0;
+    let nll = 0;
+    for (const score of rowScores[p]) {
+      mistakes += 1 - score.exactMatch;
+      nll += score.promptNll;
+    }
+    const mistakeRate = mistakes / perPrompt;
+    const promptNll = nll / perPrompt;
+    promptScores.set(promptText, { mistakeRate, promptNll, score: selectionScore(mistakeRate, promptNll, config.controlWeight) });
+  });
+
+  const measuredNow = new Set(toMeasure.keys());
+  const scored: ScoredCandidate[] = tries.map(({ token, text, promptText, endsSentenceEarly }) => {
+    const score = promptScores.get(promptText) as PromptScore;
+    // The first candidate with a prompt text paid for its measurement; any later one with the same text reused it.
+    const cached = !measuredNow.delete(promptText);
+    return { token, text, promptText, cached, endsSentenceEarly, ...score };
+  });
+  const { chosen, earlyExit } = chooseCandidate(scored);
+  return { scored, chosen, earlyExit };
+}
+
+/**
+ * Every row's score per set: the one read from its generation's cache, or, for rows that have none (their
+ * layout does not split after the reasoning), from one scoreAnswers call over their full layouts.
+ */
+async function completeRowScores(context: StepContext, sets: readonly ReasoningSet[]): Promise<RowScore[][]> {
   context.signal?.throwIfAborted();
-  const unmeasured = reasoningSets.flatMap((set) => set.scores.flatMap((score, index) => (score === null ? [{ set, index }] : [])));
-  if (unmeasured.length > 0) {
-    const layouts = unmeasured.map(({ set, index }) => layoutFull(context, context.examples[index], set.prompt, set.reasoning[index]));
+  const unscored = sets.flatMap((set, setIndex) =>
+    set.scores.flatMap((score, index) => (score === null ? [{ setIndex, index }] : [])),
+  );
+  const scores = sets.map((set) => set.scores.slice());
+  if (unscored.length > 0) {
+    const layouts = unscored.map(({ setIndex, index }) =>
+      layoutFull(context, context.examples[index], sets[setIndex].prompt, sets[setIndex].reasoning[index]),
+    );
     const rows = await scoreAnswerRows(context.model, context.splitter, {
       sequences: layouts.map((layout) => layout.ids),
       answerSpans: layouts.map((layout) => layout.spans.answer),
       promptSpans: layouts.map((layout) => layout.spans.prompt),
       signal: context.signal,
     });
-    unmeasured.forEach(({ set, index }, row) => {
-      set.scores[index] = { exactMatch: rows.exactMatch[row], promptNll: rows.promptNll[row] };
+    unscored.forEach(({ setIndex, index }, row) => {
+      scores[setIndex][index] = { exactMatch: rows.exactMatch[row], promptNll: rows.promptNll[row] };
     });
   }
-  const perPrompt = context.examples.length;
-  measured.forEach(([promptText], p) => {
-    let mistakes = 0;
-    let nll = 0;
-    for (const score of reasoningSets[p].scores as RowScore[]) {
-      mistakes += 1 - score.exactMatch;
-      nll += score.promptNll;
-    }
-    const mistakeRate = mistakes / perPrompt;
-    const promptNll = nll / perPrompt;
-    cache.set(promptText, { mistakeRate, promptNll, score: selectionScore(mistakeRate, promptNll, config.controlWeight) });
-  });
-
-  const measuredNow = new Set(toMeasure.keys());
-  const scored: ScoredCandidate[] = tries.map(({ token, text, promptText, endsSentenceEarly }) => {
-    const score = cache.get(promptText) as PromptScore;
-    // The first candidate with a newly measured text paid for it; any later one with the same text reused it.
-    const cached = !measuredNow.delete(promptText);
-    return { token, text, promptText, cached, endsSentenceEarly, ...score };
-  });
-  const { chosen, earlyExit } = chooseCandidate(scored);
-  return { scored, chosen, earlyExit };
+  return scores as RowScore[][];
 }

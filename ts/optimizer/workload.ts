@@ -16,9 +16,9 @@ export interface StepWork {
   /** Rows of backward passes (the gradient pass). */
   backwardRows: number;
   /**
-   * Engine calls when nothing is split: topCandidates and oneHotGradient, and per generation (refresh, selection)
-   * either generate + one scoreAnswers for the selection (3 in all), or, where the engine scores answers from its
-   * generation caches, generateForScoring + scoreContinuations (4 in all).
+   * Engine calls when nothing is split: topCandidates, oneHotGradient, and per generation (refresh, selection)
+   * generateForScoring + scoreContinuations; one scoreAnswers more in a step where some rows' layouts do not
+   * split after their reasoning.
    */
   engineCalls: number;
 }
@@ -29,7 +29,6 @@ export interface StepWork {
 export function projectStepWork(
   prefixLengths: readonly number[],
   config: Pick<GreaterConfig, "candidatesToScore" | "maxNewTokens" | "reasoning" | "ranking">,
-  scoresFromGenerationCache = false,
 ): StepWork {
   const examples = prefixLengths.length;
   const prefixTotal = prefixLengths.reduce((sum, length) => sum + length, 0);
@@ -44,9 +43,7 @@ export function projectStepWork(
     maxNewTokens: (refresh + selection) * config.maxNewTokens,
     forwardRows: { proposal: examples, gradient: gradientRows, scoring, total: examples + gradientRows + scoring },
     backwardRows: gradientRows,
-    engineCalls: scoresFromGenerationCache
-      ? (config.reasoning ? 2 : 0) + 1 + (config.ranking === "gradient" ? 1 : 0) + 2
-      : (config.reasoning ? 1 : 0) + 1 + (config.ranking === "gradient" ? 1 : 0) + 2,
+    engineCalls: (config.reasoning ? 2 : 0) + 1 + (config.ranking === "gradient" ? 1 : 0) + 2,
   };
 }
 
