@@ -153,10 +153,10 @@ describe("GreaterOptimizer loop", () => {
     expect(stateWithoutTimings(longer.state)).toEqual(stateWithoutTimings(whole.state));
   });
 
-  it("resumes with the saved configuration through GreaterOptimizer.resume", async () => {
+  it("resumes with the saved configuration, the given fields over it", async () => {
     const short = run({ steps: 2 }).optimizer;
     await collect(short);
-    const resumed = GreaterOptimizer.resume(new FakeModel(tokenizer), tokenizer, task, short.state, { text }, { steps: 4 });
+    const resumed = new GreaterOptimizer(new FakeModel(tokenizer), tokenizer, task, { steps: 4 }, { text, resumeFrom: short.state });
     expect(resumed.config).toEqual({ ...short.state.config, steps: 4 });
     await collect(resumed);
     const whole = run({ steps: 4 }).optimizer;

@@ -42,7 +42,10 @@ export interface OptimizeOptions {
   signal?: AbortSignal;
   /** Called with every event (the start event, then one per step). */
   onProgress?: (event: GreaterEvent) => void;
-  /** Continue a saved run from its state (see GreaterOptimizer.state). */
+  /**
+   * Continue a saved run from its state (see GreaterOptimizer.state). The configuration is then the saved one with
+   * the given fields over it; only steps, patience, lossThreshold and maxBatchRows may differ from it.
+   */
   resumeFrom?: OptimizerState;
   /**
    * How the best prompt's dev accuracy is measured at the end. Default: the tasks layer's `evaluate` on
@@ -127,7 +130,10 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     config: Partial<GreaterConfig>,
     options: OptimizeOptions = {},
   ) {
-    this.config = resolveConfig(config);
+    // Resuming: the saved run's configuration, with the given fields over it (only those that do not alter the
+    // search may differ: steps, patience, lossThreshold, maxBatchRows; checkResumable refuses the others).
+    const saved = options.resumeFrom?.config;
+    this.config = resolveConfig(saved !== null && typeof saved === "object" ? { ...saved, ...config } : config);
     this.options = options;
     if (task.train.length === 0) throw new Error(`task ${task.name ?? ""}: the train split is empty`.replace("  ", " "));
     const text = defaultTextFunctions(tokenizer, model, this.config, options.text);
@@ -152,21 +158,6 @@ export class GreaterOptimizer implements AsyncIterable<GreaterEvent> {
     this.current = options.resumeFrom ? this.checkResumable(options.resumeFrom) : this.freshState(context);
     this.context = { ...context, initialPromptLength: this.current.initialPrompt.length };
     this.evaluator = options.evaluate === false ? undefined : (options.evaluate ?? devEvaluator(model, tokenizer, task, this.config, text.layout));
-  }
-
-  /**
-   * Continues a saved run with its own configuration; `changes` may raise `steps` or change `patience`,
-   * `lossThreshold` and `maxBatchRows` (the fields that do not alter the search).
-   */
-  static resume(
-    model: LanguageModel,
-    tokenizer: ModelTokenizer,
-    task: OptimizationTask,
-    state: OptimizerState,
-    options: Omit<OptimizeOptions, "resumeFrom"> = {},
-    changes: Partial<Pick<GreaterConfig, "steps" | "patience" | "lossThreshold" | "maxBatchRows">> = {},
-  ): GreaterOptimizer {
-    return new GreaterOptimizer(model, tokenizer, task, { ...state.config, ...changes }, { ...options, resumeFrom: state });
   }
 
   /** A JSON-able copy of the complete state after the last completed step. */
