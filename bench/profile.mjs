@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Where greedy generation's time goes: runs `generate` at a few batch sizes under the engine's profiler
-// (GREATER_PROFILE_DIR, native/engine/profiling.h) and prints the top of each summary. Made for short GPU
+// (the engine's profileDir setting, native/engine/profiling.h) and prints the top of each summary. Made for short GPU
 // leases (scripts/gpu-check.sh runs it on the 1B model), useful on the CPU too.
 //
 //   node bench/profile.mjs [--profile gpu-1b] [--model DIR] [--device DEV] [--batches 1,50] [--prompt-tokens 100]
@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadModel, setThreads } from "../dist/index.js";
+import { setEngineSettings } from "../dist/engine/index.js";
 import { ensureModel } from "./lib/model.mjs";
 import { PROFILES, positiveInteger } from "./lib/options.mjs";
 
@@ -89,12 +90,12 @@ await model.generate([prompt(0)], { maxNewTokens: 2, ignoreEos: true }); // warm
 
 for (const batch of batches) {
   const before = new Set(readdirSync(out));
-  process.env.GREATER_PROFILE_DIR = out;
+  setEngineSettings({ profileDir: out });
   const start = performance.now();
   try {
     await model.generate(Array.from({ length: batch }, (_, row) => prompt(row)), { maxNewTokens: newTokens, ignoreEos: true });
   } finally {
-    delete process.env.GREATER_PROFILE_DIR;
+    setEngineSettings({ profileDir: undefined });
   }
   const ms = performance.now() - start;
   const summary = readdirSync(out).find((name) => !before.has(name) && name.endsWith("-generate.txt"));

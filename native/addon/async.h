@@ -28,7 +28,7 @@ class PromiseWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      OperationProfile profile(name_);  // only with GREATER_PROFILE_DIR set
+      OperationProfile profile(name_);  // only with the profileDir setting set
       result_ = std::make_unique<Result>(work_());
     } catch (const c10::OutOfMemoryError& e) {
       errorCode_ = "OUT_OF_MEMORY";

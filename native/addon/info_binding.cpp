@@ -1,9 +1,10 @@
-// N-API glue for engine-wide calls: engineInfo, setThreads, and the async self-test.
+// N-API glue for engine-wide calls: engineInfo, setThreads, setEngineSettings, and the async self-test.
 #include <napi.h>
 
 #include "addon/async.h"
 #include "addon/bindings.h"
 #include "engine/engine_info.h"
+#include "engine/settings.h"
 
 namespace greater::addon {
 
@@ -35,6 +36,37 @@ static Napi::Value SetThreadsJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setEngineSettings({ logitChunkBytes?, prefillGroupCost?, argmaxScreenCandidates?, cpuMemoryAvailable?, profileDir? }):
+// replaces all settings (a field left out is unset). The TS layer validates first; the engine checks ranges again.
+static Napi::Value SetEngineSettingsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setEngineSettings(settings): settings must be an object");
+  const auto object = info[0].As<Napi::Object>();
+  const auto integer = [&](const char* field) -> std::optional<int64_t> {
+    const auto value = object.Get(field);
+    if (value.IsUndefined() || value.IsNull()) return std::nullopt;
+    if (!value.IsNumber()) throw Napi::TypeError::New(env, std::string("setEngineSettings: ") + field + " must be a number");
+    const double d = value.As<Napi::Number>().DoubleValue();
+    if (d != static_cast<double>(static_cast<int64_t>(d)))
+      throw Napi::RangeError::New(env, std::string("setEngineSettings: ") + field + " must be an integer");
+    return static_cast<int64_t>(d);
+  };
+  greater::EngineSettings settings;
+  settings.logitChunkBytes = integer("logitChunkBytes");
+  settings.prefillGroupCost = integer("prefillGroupCost");
+  settings.argmaxScreenCandidates = integer("argmaxScreenCandidates");
+  settings.cpuMemoryAvailable = integer("cpuMemoryAvailable");
+  const auto dir = object.Get("profileDir");
+  if (dir.IsString()) settings.profileDir = dir.As<Napi::String>().Utf8Value();
+  else if (!dir.IsUndefined() && !dir.IsNull()) throw Napi::TypeError::New(env, "setEngineSettings: profileDir must be a string");
+  try {
+    greater::setEngineSettings(settings);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
+  return env.Undefined();
+}
+
 static Napi::Value MatmulChecksumJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber())
@@ -49,6 +81,7 @@ static Napi::Value MatmulChecksumJs(const Napi::CallbackInfo& info) {
 void registerInfoBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("engineInfo", Napi::Function::New(env, EngineInfoJs, "engineInfo"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreadsJs, "setThreads"));
+  exports.Set("setEngineSettings", Napi::Function::New(env, SetEngineSettingsJs, "setEngineSettings"));
   exports.Set("matmulChecksum", Napi::Function::New(env, MatmulChecksumJs, "matmulChecksum"));
 }
 

@@ -1,7 +1,7 @@
 #include "engine/argmax_screen.h"
 
 #include "engine/dispatcher_ops.h"
-#include "engine/env_setting.h"
+#include "engine/settings.h"
 
 #include <ATen/Parallel.h>
 
@@ -28,7 +28,7 @@ constexpr int64_t kActivationLevels = 63;  // |q| <= 63 around zero point 64: 7 
 constexpr int64_t kActivationZeroPoint = 64;
 constexpr int64_t kWeightLevels = 127;
 // A row with more candidates than this goes to the fallback: recomputing them would cost about what the
-// float32 projection of that row costs. GREATER_ARGMAX_SCREEN_CANDIDATES overrides it; 0 turns the screen off.
+// float32 projection of that row costs. The argmaxScreenCandidates setting overrides it; 0 turns the screen off.
 constexpr int64_t kDefaultMaxCandidates = 4096;
 // oneDNN's u8 x s8 product beats the packed float32 one on AVX2 at one row (it reads a quarter of the bytes)
 // and from about 16 rows on, but not in between (bench/README.md). Batches of 2 to 15 rows take the float32 path.
@@ -89,9 +89,7 @@ void ArgmaxScreen::prepare() const {
 
 torch::Tensor ArgmaxScreen::argmax(const torch::Tensor& hidden, const Fallback& fallback) const {
   const int64_t rows = hidden.size(0), in = hidden.size(1);
-  const size_t maxCandidates = static_cast<size_t>(
-      integerSetting("GREATER_ARGMAX_SCREEN_CANDIDATES", 0, "a number of candidates (0 turns the screen off)")
-          .value_or(kDefaultMaxCandidates));
+  const size_t maxCandidates = static_cast<size_t>(engineSettings().argmaxScreenCandidates.value_or(kDefaultMaxCandidates));
   if (maxCandidates == 0 || rows == 0 || (rows > 1 && rows < kMinScreenedBatch)) return fallback(hidden);
   std::call_once(prepareOnce_, [this] { prepare(); });
   if (!usable_) return fallback(hidden);

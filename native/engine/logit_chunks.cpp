@@ -4,7 +4,7 @@
 #include <malloc.h>
 #endif
 
-#include "engine/env_setting.h"
+#include "engine/settings.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -19,8 +19,7 @@ constexpr int64_t kDefaultLogitChunkBytes = 32ll << 20;
 }  // namespace
 
 int64_t logitRowsPerChunk(int64_t vocab) {
-  const int64_t bytes =
-      integerSetting("GREATER_LOGIT_CHUNK_BYTES", 1, "a positive number of bytes").value_or(kDefaultLogitChunkBytes);
+  const int64_t bytes = engineSettings().logitChunkBytes.value_or(kDefaultLogitChunkBytes);
   return std::max<int64_t>(1, bytes / (vocab * static_cast<int64_t>(sizeof(float))));
 }
 

@@ -14,7 +14,7 @@
 
 namespace greater {
 
-// Rows of float32 logits per chunk: 32 MiB worth, or GREATER_LOGIT_CHUNK_BYTES when set (tests force tiny
+// Rows of float32 logits per chunk: 32 MiB worth, or the logitChunkBytes setting (settings.h) (tests force tiny
 // chunks with it so that several chunks run on a tiny model). At least one row.
 int64_t logitRowsPerChunk(int64_t vocab);
 

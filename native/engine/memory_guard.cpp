@@ -1,6 +1,6 @@
 #include "engine/memory_guard.h"
 
-#include "engine/env_setting.h"
+#include "engine/settings.h"
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/util/Exception.h>
@@ -82,8 +82,8 @@ class GuardedCpuAllocator final : public c10::Allocator {
         message.precision(1);
         message << std::fixed << "CPU out of memory: an allocation of " << bytes / kMiB << " MiB exceeds the "
                 << std::max<int64_t>(*allowance, 0) / kMiB << " MiB this process may still take"
-                << (std::getenv("GREATER_CPU_MEMORY_AVAILABLE") ? " (GREATER_CPU_MEMORY_AVAILABLE)"
-                                                                : " (MemAvailable and the cgroup limit, less a reserve)")
+                << (engineSettings().cpuMemoryAvailable ? " (the cpuMemoryAvailable setting)"
+                                                         : " (MemAvailable and the cgroup limit, less a reserve)")
                 << "; run fewer rows per call";
         TORCH_CHECK_WITH(OutOfMemoryError, false, message.str());
       }
@@ -101,7 +101,7 @@ class GuardedCpuAllocator final : public c10::Allocator {
 }  // namespace
 
 std::optional<int64_t> cpuMemoryAllowance() {
-  if (const auto fixed = integerSetting("GREATER_CPU_MEMORY_AVAILABLE", 0, "a number of bytes")) return *fixed;
+  if (const auto fixed = engineSettings().cpuMemoryAvailable) return *fixed;
   const Meminfo meminfo = readMeminfo();
   auto available = meminfo.available;
   if (!available) return std::nullopt;

@@ -10,7 +10,7 @@
 // which the addon reports with code OUT_OF_MEMORY. Smaller allocations are not checked: reading the counters
 // costs ~20 us, and the big ones are where an operation's peak comes from.
 //
-// GREATER_CPU_MEMORY_AVAILABLE (bytes) replaces the measured figure and the reserve: tests use it to make a
+// The cpuMemoryAvailable setting (bytes; settings.h) replaces the measured figure and the reserve: tests use it to make a
 // call run out of memory on a tiny model, and a service can use it to keep the engine inside a budget.
 #pragma once
 #include <cstdint>
@@ -21,7 +21,7 @@ namespace greater {
 // Makes the guard libtorch's CPU allocator. Idempotent and thread-safe.
 void installCpuMemoryGuard();
 
-// Bytes one allocation may take now: GREATER_CPU_MEMORY_AVAILABLE when set, else the measured memory
+// Bytes one allocation may take now: the cpuMemoryAvailable setting when set, else the measured memory
 // available less the reserve; nothing when neither can be read (no /proc/meminfo: every allocation passes).
 std::optional<int64_t> cpuMemoryAllowance();
 

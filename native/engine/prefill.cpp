@@ -5,7 +5,7 @@
 #include <numeric>
 #include <string>
 
-#include "engine/env_setting.h"
+#include "engine/settings.h"
 
 namespace greater {
 
@@ -13,9 +13,9 @@ namespace {
 // What one more group costs, in padded tokens: on the CPU, 256 gave the fastest prefill on the bench's prompts
 // (a group pays per-op dispatch and thread wake-ups that a batch of small tokens does not amortise). On a GPU a
 // group is one more pass over all the weights, the time of hundreds of tokens in a large batch; 512 there is an
-// estimate. GREATER_PREFILL_GROUP_COST overrides both.
+// estimate. The prefillGroupCost setting (settings.h) overrides both.
 int64_t groupCostTokens(const torch::Device& device) {
-  return integerSetting("GREATER_PREFILL_GROUP_COST", 0, "a number of tokens >= 0").value_or(device.is_cuda() ? 512 : 256);
+  return engineSettings().prefillGroupCost.value_or(device.is_cuda() ? 512 : 256);
 }
 
 // Splits rows sorted by decreasing length into runs, minimising the sum over runs of (rows x the run's first

@@ -34,7 +34,7 @@ struct PromptLayout {
 
 // Plans the layout. The shared prefix is the longest common start of all rows, leaving every row at least one
 // token of its own (0 for a single row). Groups minimise the padded token count plus a cost per group (the
-// work of one more forward), which GREATER_PREFILL_GROUP_COST (tokens, >= 0) overrides for tests.
+// work of one more forward), which the prefillGroupCost setting (tokens, >= 0; settings.h) overrides for tests.
 PromptLayout planPromptLayout(const TokenRows& prompts, const torch::Device& device);
 
 // Sets the slot tables of a cache whose rows are in layout.order, over all its capacity: slots past `width`

@@ -16,6 +16,8 @@
 #include <set>
 #include <vector>
 
+#include "engine/settings.h"
+
 namespace greater {
 
 namespace {
@@ -79,8 +81,8 @@ void writeTable(std::ostream& out, const std::string& title, const std::map<std:
 }  // namespace
 
 OperationProfile::OperationProfile(const std::string& op) {
-  const char* dir = std::getenv("GREATER_PROFILE_DIR");
-  if (!dir || !*dir) return;
+  const std::string dir = engineSettings().profileDir;
+  if (dir.empty()) return;
   static std::atomic<int> count{0};
   lock_ = std::unique_lock<std::mutex>(profilerMutex());
   std::set<ActivityType> activities{ActivityType::CPU};
@@ -88,7 +90,7 @@ OperationProfile::OperationProfile(const std::string& op) {
   const ProfilerConfig config(ProfilerState::KINETO, /*report_input_shapes=*/true);
   profiler::prepareProfiler(config, activities);
   profiler::enableProfiler(config, activities);
-  path_ = std::string(dir) + "/" + std::to_string(getpid()) + "-" + std::to_string(++count) + "-" + op;
+  path_ = dir + "/" + std::to_string(getpid()) + "-" + std::to_string(++count) + "-" + op;
   startMs_ = nowMs();
 }
 
@@ -111,7 +113,7 @@ OperationProfile::~OperationProfile() {
     if (!kernels.empty()) writeTable(out, "GPU time per kernel", kernels);
     if (!out) throw std::runtime_error("could not write " + path_ + ".txt");
   } catch (const std::exception& e) {
-    std::cerr << "greater: GREATER_PROFILE_DIR: " << e.what() << "\n";
+    std::cerr << "greater: profileDir: " << e.what() << "\n";
   }
 }
 

@@ -1,5 +1,5 @@
 // Opt-in profiles of engine operations, for finding where time goes on a machine we only get for minutes (a GPU
-// lease): with GREATER_PROFILE_DIR set, every operation the addon runs records a PyTorch (Kineto) profile of
+// lease): with the profileDir setting (settings.h) set, every operation the addon runs records a PyTorch (Kineto) profile of
 // its CPU ops, and of its CUDA kernels on a GPU, and writes two files into that folder:
 //   <pid>-<n>-<op>.json  the trace (chrome://tracing, Perfetto, TensorBoard)
 //   <pid>-<n>-<op>.txt   a summary: wall time, CPU self time per op (CUDA runtime calls such as waits
@@ -14,7 +14,7 @@ namespace greater {
 
 class OperationProfile {
  public:
-  // Starts profiling `op` when GREATER_PROFILE_DIR is set; otherwise does nothing.
+  // Starts profiling `op` when the profileDir setting is set; otherwise does nothing.
   explicit OperationProfile(const std::string& op);
   // Stops and writes the files. A failure to write is reported on stderr, never thrown: a profile must not
   // fail the operation it watches.

@@ -5,7 +5,7 @@
 // The screen runs at batch 1 and from 16 rows on, so the fixture's prompts are run one by one and repeated
 // into a batch of 18.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/engine/index.js";
+import { loadModel, setEngineSettings, settingsFromEnvironment, type Model } from "../../ts/engine/index.js";
 import { BrokenModels, setOutputRows } from "./helpers/broken-models.js";
 import { modelPath, readReference, referenceModels } from "./helpers/fixtures.js";
 
@@ -22,7 +22,7 @@ async function screenedRuns(model: Model, prompts: number[][], maxNewTokens: num
 }
 const repeated = (rows: number[][]) => Array.from({ length: copies }, () => rows).flat();
 afterEach(() => {
-  delete process.env[limitVariable];
+  setEngineSettings({ argmaxScreenCandidates: undefined });
 });
 
 describe("which models screen", () => {
@@ -85,7 +85,7 @@ describe("an output layer whose int8 logits cannot tell the tokens apart", () =>
 
   it("generates the same tokens with the screen off", async () => {
     const screened = await generateWith(true);
-    process.env[limitVariable] = "0";
+    setEngineSettings({ argmaxScreenCandidates: 0 });
     expect(await generateWith(true)).toEqual(screened);
   });
 });
@@ -101,13 +101,14 @@ describe.each(["llama-gqa-rope3-tied", "qwen2-bias", "mistral-sliding"])("%s: ro
   it.each(["0", "1", "2", "4096"])("take the float32 path and give transformers' tokens (limit %s)", async (limit) => {
     // With a limit of 1 or 2, rows with more candidates fall back while the others are settled in the screen,
     // in the same batch.
-    process.env[limitVariable] = limit;
+    setEngineSettings({ argmaxScreenCandidates: Number(limit) });
     const { prompts, maxNewTokens, freeRun } = ref.generate;
     expect(await screenedRuns(model, prompts, maxNewTokens)).toEqual({ alone: freeRun, batched: repeated(freeRun) });
   });
 
-  it("refuses a limit that is not a number, naming the variable", async () => {
-    process.env[limitVariable] = "many";
-    await expect(model.generate(ref.generate.prompts, { maxNewTokens: 2 })).rejects.toThrow(/GREATER_ARGMAX_SCREEN_CANDIDATES="many"/);
+  it("refuses a limit that is not a number, naming the setting or the variable", () => {
+    expect(() => setEngineSettings({ argmaxScreenCandidates: -1 })).toThrow(/setEngineSettings: argmaxScreenCandidates must be a number of candidates/);
+    expect(() => settingsFromEnvironment({ [limitVariable]: "many" })).toThrow(/GREATER_ARGMAX_SCREEN_CANDIDATES="many" is not/);
+    expect(settingsFromEnvironment({ [limitVariable]: "12" })).toEqual({ argmaxScreenCandidates: 12 });
   });
 });

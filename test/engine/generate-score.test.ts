@@ -1,7 +1,7 @@
 // generateForScoring + scoreContinuations: the answer and prompt scores read from the generation's own KV
 // caches equal scoreAnswers over the full sequences, and the generated tokens equal plain generate's.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, loadModel, type Model, type Span } from "../../ts/engine/index.js";
+import { EngineError, loadModel, setEngineSettings, type Model, type Span } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference, type Reference } from "./helpers/fixtures.js";
 
 /** A deterministic token stream (no Math.random: failures must reproduce). */
@@ -96,14 +96,14 @@ describe.each(["llama-gqa-rope3-tied", "mistral-sliding", "gemma2", "qwen2-bias"
       return { promptNll: generation.promptNll, ...(await generation.scoreContinuations({ continuations: c.continuations, answerSpans: c.answerSpans })) };
     };
     const whole = await score();
-    process.env.GREATER_LOGIT_CHUNK_BYTES = String(3 * model.info.vocabSize * 4); // 3 positions per chunk
+    setEngineSettings({ logitChunkBytes: 3 * model.info.vocabSize * 4 }); // 3 positions per chunk
     try {
       const chunked = await score();
       expect(maxAbsDifference(chunked.answerLoss, whole.answerLoss)).toBeLessThan(1e-5);
       expect(Array.from(chunked.exactMatch)).toEqual(Array.from(whole.exactMatch));
       expect(maxAbsDifference(chunked.promptNll, whole.promptNll)).toBeLessThan(1e-5);
     } finally {
-      delete process.env.GREATER_LOGIT_CHUNK_BYTES;
+      setEngineSettings({ logitChunkBytes: undefined });
     }
   });
 

@@ -3,19 +3,18 @@
 // once. GREATER_LOGIT_CHUNK_BYTES forces small chunks: on a tiny model, many chunks (some mixing rows, some
 // crossing from answer to prompt positions) must give what one chunk gives and what one row at a time gives.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model, type OneHotGradientArgs, type ScoreAnswersArgs, type Span } from "../../ts/engine/index.js";
+import { loadModel, setEngineSettings, settingsFromEnvironment, type Model, type OneHotGradientArgs, type ScoreAnswersArgs, type Span } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference, relativeError, spans, type Reference } from "./helpers/fixtures.js";
 
 const chunkVariable = "GREATER_LOGIT_CHUNK_BYTES";
 
 /** Runs `call` with chunks of `rows` positions (undefined: the default, one chunk on a tiny model). */
 async function withChunkRows<T>(model: Model, rows: number | undefined, call: () => Promise<T>): Promise<T> {
-  if (rows === undefined) delete process.env[chunkVariable];
-  else process.env[chunkVariable] = String(rows * model.info.vocabSize * 4);
+  setEngineSettings({ logitChunkBytes: rows === undefined ? undefined : rows * model.info.vocabSize * 4 });
   try {
     return await call();
   } finally {
-    delete process.env[chunkVariable];
+    setEngineSettings({ logitChunkBytes: undefined });
   }
 }
 
@@ -68,7 +67,7 @@ describe.each(["llama-gqa-rope3-tied", "llama-untied", "gemma2"])("%s: chunked l
   });
   afterAll(() => model?.dispose());
   afterEach(() => {
-    delete process.env[chunkVariable];
+    setEngineSettings({ logitChunkBytes: undefined });
   });
 
   for (const controlWeight of [0.2, 0]) {
@@ -106,9 +105,9 @@ describe.each(["llama-gqa-rope3-tied", "llama-untied", "gemma2"])("%s: chunked l
     }
   });
 
-  it("refuses a chunk size that is not a positive byte count, naming the variable", async () => {
-    process.env[chunkVariable] = "lots";
-    await expect(model.scoreAnswers(scoreBatch(ref))).rejects.toThrow(/GREATER_LOGIT_CHUNK_BYTES="lots"/);
+  it("refuses a chunk size that is not a positive byte count, naming the setting or the variable", () => {
+    expect(() => setEngineSettings({ logitChunkBytes: 0 })).toThrow(/setEngineSettings: logitChunkBytes must be a positive number of bytes, got 0/);
+    expect(() => settingsFromEnvironment({ [chunkVariable]: "lots" })).toThrow(/GREATER_LOGIT_CHUNK_BYTES="lots" is not a positive number of bytes/);
   });
 });
 

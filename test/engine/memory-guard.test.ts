@@ -4,7 +4,7 @@
 // "too large". Only allocations of 16 MiB and more are checked; on llama-untied (2 layers, 4 KV heads of 8) each
 // layer's key and value caches take 128 bytes per row and slot.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/engine/index.js";
+import { loadModel, setEngineSettings, settingsFromEnvironment, type Model } from "../../ts/engine/index.js";
 import { RowSplitter } from "../../ts/optimizer/row-splitter.js";
 import { BrokenModels } from "./helpers/broken-models.js";
 import { readReference } from "./helpers/fixtures.js";
@@ -27,23 +27,23 @@ describe("the CPU memory guard", () => {
     copies.cleanup();
   });
   afterEach(() => {
-    delete process.env[availableVariable];
+    setEngineSettings({ cpuMemoryAvailable: undefined });
   });
 
   it("refuses an allocation larger than the memory available, with code OUT_OF_MEMORY, and the model keeps working", async () => {
-    process.env[availableVariable] = String(1 << 20);
+    setEngineSettings({ cpuMemoryAvailable: 1 << 20 });
     // 64 rows x ~2,110 slots x 128 bytes: a 17 MB cache per layer and side.
     const refused = model.generate(manyPrompts(64), { maxNewTokens: 2100, ignoreEos: true });
     await expect(refused).rejects.toMatchObject({ code: "OUT_OF_MEMORY" });
-    await expect(refused).rejects.toThrow(/CPU out of memory: an allocation of 1[67]\.\d MiB exceeds the 1\.0 MiB .*GREATER_CPU_MEMORY_AVAILABLE/);
-    delete process.env[availableVariable];
+    await expect(refused).rejects.toThrow(/CPU out of memory: an allocation of 1[67]\.\d MiB exceeds the 1\.0 MiB .*the cpuMemoryAvailable setting/);
+    setEngineSettings({ cpuMemoryAvailable: undefined });
     expect((await model.generate(prompts, { maxNewTokens: freeRun[0].length, ignoreEos: true })).tokens).toEqual(freeRun);
   });
 
   it("lets the optimizer's row splitter get the call through on fewer rows", async () => {
     // 1,040 rows x 128 slots (9 prompt tokens + 119 fed back) x 128 bytes = 17.0 MB is refused; 520 rows (8.5 MB)
     // are not checked.
-    process.env[availableVariable] = String(10 << 20);
+    setEngineSettings({ cpuMemoryAvailable: 10 << 20 });
     const splitter = new RowSplitter(null);
     const maxNewTokens = 120;
     const rows = manyPrompts(1040);
@@ -61,8 +61,8 @@ describe("the CPU memory guard", () => {
     });
   });
 
-  it("refuses a setting that is not a number of bytes, naming the variable", async () => {
-    process.env[availableVariable] = "lots";
-    await expect(model.generate(manyPrompts(64), { maxNewTokens: 2100, ignoreEos: true })).rejects.toThrow(/GREATER_CPU_MEMORY_AVAILABLE="lots"/);
+  it("refuses a setting that is not a number of bytes, naming the setting or the variable", () => {
+    expect(() => setEngineSettings({ cpuMemoryAvailable: 1.5 })).toThrow(/setEngineSettings: cpuMemoryAvailable must be a number of bytes, got 1\.5/);
+    expect(() => settingsFromEnvironment({ [availableVariable]: "lots" })).toThrow(/GREATER_CPU_MEMORY_AVAILABLE="lots" is not a number of bytes/);
   });
 });

@@ -4,7 +4,7 @@
 // be right for spans that start inside the shared prefix. GREATER_PREFILL_GROUP_COST sets the price of a
 // group: 0 makes a group wherever it saves a padded token, a huge price keeps one group.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { EngineError, loadModel, type Model, type Span } from "../../ts/engine/index.js";
+import { EngineError, loadModel, setEngineSettings, settingsFromEnvironment, type Model, type Span } from "../../ts/engine/index.js";
 import { maxAbsDifference, modelPath, readReference } from "./helpers/fixtures.js";
 
 const costVariable = "GREATER_PREFILL_GROUP_COST";
@@ -38,15 +38,15 @@ describe.each(["llama-gqa-rope3-tied", "mistral-sliding", "gemma2", "qwen2-bias"
   });
   afterAll(() => model?.dispose());
   afterEach(() => {
-    delete process.env[costVariable];
+    setEngineSettings({ prefillGroupCost: undefined });
   });
 
   describe.each(groupings)("with $name", ({ cost }) => {
     beforeAll(() => {
-      if (cost === undefined) delete process.env[costVariable];
+      if (cost === undefined) setEngineSettings({ prefillGroupCost: undefined });
     });
     const setCost = () => {
-      if (cost !== undefined) process.env[costVariable] = cost;
+      if (cost !== undefined) setEngineSettings({ prefillGroupCost: Number(cost) });
     };
 
     it("generates every row of prompts with a shared start as it generates alone", async () => {
@@ -85,10 +85,8 @@ describe.each(["llama-gqa-rope3-tied", "mistral-sliding", "gemma2", "qwen2-bias"
     });
   });
 
-  it("rejects a group cost that is not a number of tokens, naming the variable", async () => {
-    process.env[costVariable] = "many";
-    const error = await model.generate([[1, 2, 3]], { maxNewTokens: 2 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(EngineError);
-    expect(String((error as Error).message)).toContain(`${costVariable}="many"`);
+  it("rejects a group cost that is not a number of tokens, naming the setting or the variable", () => {
+    expect(() => setEngineSettings({ prefillGroupCost: -1 })).toThrow(/setEngineSettings: prefillGroupCost must be a number of tokens >= 0, got -1/);
+    expect(() => settingsFromEnvironment({ [costVariable]: "many" })).toThrow(`${costVariable}="many"`);
   });
 });

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { loadModel, type Model } from "../../ts/engine/index.js";
+import { loadModel, setEngineSettings, type Model } from "../../ts/engine/index.js";
 import { modelPath, readReference } from "./helpers/fixtures.js";
 
 describe("operation profiles", () => {
@@ -16,7 +16,7 @@ describe("operation profiles", () => {
     model = await loadModel(modelPath("llama-untied"));
   });
   afterEach(() => {
-    delete process.env.GREATER_PROFILE_DIR;
+    setEngineSettings({ profileDir: undefined });
   });
   afterAll(() => {
     model?.dispose();
@@ -24,10 +24,10 @@ describe("operation profiles", () => {
   });
 
   it("writes a trace and a summary per operation, named by the operation", async () => {
-    process.env.GREATER_PROFILE_DIR = dir;
+    setEngineSettings({ profileDir: dir });
     await model.generate(prompts, { maxNewTokens: 4, ignoreEos: true });
     await model.topCandidates(prompts, { positions: prompts.map((p) => p.length - 1), k: 3 });
-    delete process.env.GREATER_PROFILE_DIR;
+    setEngineSettings({ profileDir: undefined });
 
     const files = readdirSync(dir).sort();
     expect(files).toHaveLength(4);
@@ -49,7 +49,7 @@ describe("operation profiles", () => {
     expect(attention?.calls).toBe(model.info.numLayers * 4); // the prefill and 3 decode steps (the 4th token is never fed back)
   });
 
-  it("writes nothing without GREATER_PROFILE_DIR", async () => {
+  it("writes nothing without profileDir", async () => {
     const before = readdirSync(dir).length;
     await model.generate(prompts, { maxNewTokens: 2 });
     expect(readdirSync(dir)).toHaveLength(before);
@@ -57,7 +57,7 @@ describe("operation profiles", () => {
 
   it("runs the operation as usual when the folder cannot be written", async () => {
     const expected = await model.generate(prompts, { maxNewTokens: 4, ignoreEos: true });
-    process.env.GREATER_PROFILE_DIR = join(dir, "missing", "folder");
+    setEngineSettings({ profileDir: join(dir, "missing", "folder") });
     expect(await model.generate(prompts, { maxNewTokens: 4, ignoreEos: true })).toEqual(expected);
   });
 });

@@ -22,6 +22,7 @@ import {
 } from "../../scripts/binary-choice.mjs";
 import type { Libtorch } from "../../scripts/find-libtorch.mjs";
 import { preloadLibtorch } from "../../scripts/libtorch-preload.mjs";
+import { applyEnvironmentSettings } from "./settings.js";
 
 export type { BinaryRecord } from "../../scripts/binary-choice.mjs";
 
@@ -50,6 +51,7 @@ export interface NativeEngineInfo {
 export interface NativeBinding {
   engineInfo(): NativeEngineInfo;
   setThreads(threads: number): void;
+  setEngineSettings(settings: Record<string, number | string | undefined>): void;
   matmulChecksum(size: number, seed?: number): Promise<number>;
   [name: string]: unknown;
 }
@@ -80,6 +82,7 @@ export function loadBindingWithPath(): { binding: NativeBinding; path: string } 
   if (!choice.chosen && installNow(choice)) choice = chooseBinary({ packageRoot });
   const { chosen } = choice;
   if (!chosen) throw new Error(noFitMessage(choice, { packageRoot }));
+  let result: { binding: NativeBinding; path: string; choice: BinaryChoice };
   try {
     if (chosen.libtorch) preloadLibtorch(chosen.path, chosen.libtorch.libDir);
     const binding = require(chosen.path) as NativeBinding;
@@ -87,8 +90,7 @@ export function loadBindingWithPath(): { binding: NativeBinding; path: string } 
       ? { version: chosen.libtorch.version, root: chosen.libtorch.root, source: chosen.libtorch.source, cuda: chosen.libtorch.cuda, cudaVersion: chosen.libtorch.cudaVersion }
       : null;
     const considered = choice.considered.map(({ path, origin, outcome }) => ({ path, origin, outcome }));
-    loaded = { binding, path: chosen.path, choice: { path: chosen.path, origin: chosen.origin, record: chosen.record, libtorch, considered } };
-    return loaded;
+    result = { binding, path: chosen.path, choice: { path: chosen.path, origin: chosen.origin, record: chosen.record, libtorch, considered } };
   } catch (e) {
     // The probe loaded it in a child process; failing here means the machine changed in between.
     throw new Error(
@@ -96,6 +98,11 @@ export function loadBindingWithPath(): { binding: NativeBinding; path: string } 
         "Run again with GREATER_REPROBE=1 to probe afresh.",
     );
   }
+  // The environment's GREATER_* tuning variables, once, at load (ts/engine/settings.ts has the API); a wrong one
+  // fails every load, naming the variable.
+  applyEnvironmentSettings(result.binding);
+  loaded = result;
+  return loaded;
 }
 
 /**

@@ -185,7 +185,7 @@ export interface ScoreAnswersResult {
  * A loaded causal LM. Heavy calls run off the JS thread; calls on one model are queued in order.
  * Errors from the engine are `EngineError`s; out-of-memory has code "OUT_OF_MEMORY": on CUDA, and on the CPU
  * when an allocation of 16 MiB or more exceeds the memory available (MemAvailable and the cgroup's limit, less
- * a reserve; GREATER_CPU_MEMORY_AVAILABLE in bytes replaces that figure), rather than the kernel killing the process.
+ * a reserve; the cpuMemoryAvailable engine setting, in bytes, replaces that figure), rather than the kernel killing the process.
  */
 export interface LanguageModel {
   readonly info: ModelInfo;
