@@ -8,34 +8,12 @@
 
 namespace greater {
 
-namespace {
-
-// Built by appending: GCC 12 in C++20 mode warns (falsely, -Wstringop-overflow) on "literal" + std::string&&.
-std::string spanText(const Span& s) {
-  std::string text("[");
-  text.append(std::to_string(s.start)).append(", ").append(std::to_string(s.end)).append(")");
-  return text;
-}
-
-}  // namespace
-
 RetainedGeneration generateRetaining(const Model& model, const GenerateRequest& request,
                                      const std::vector<Span>& promptSpans, const CancelFlag* cancel) {
   const std::string op = "generate";
   const auto& prompts = request.prompts;
   checkRows(prompts, 1, op + ": prompts");
-  if (promptSpans.size() != prompts.size())
-    throw std::invalid_argument(op + ": promptSpans has " + std::to_string(promptSpans.size()) + " entries but prompts has " +
-                                std::to_string(prompts.size()) + " rows");
-  for (size_t b = 0; b < prompts.size(); ++b) {
-    const Span& s = promptSpans[b];
-    const int64_t length = static_cast<int64_t>(prompts[b].size());
-    const std::string where = op + ": promptSpans[" + std::to_string(b) + "] = " + spanText(s);
-    if (s.start < 0 || s.start > s.end || s.end > length)
-      throw std::invalid_argument(where + " is not a range inside prompts[" + std::to_string(b) + "] (length " + std::to_string(length) + ")");
-    if (s.start == 0 && s.end > 0)
-      throw std::invalid_argument(where + " starts at 0; its first token has no preceding position to predict it");
-  }
+  checkSpans(prompts, "prompts", promptSpans, "promptSpans", {/*allowEmpty=*/true, /*needsPredecessor=*/true}, op);
 
   ReleaseFreedMemoryOnExit releaseFreedMemory;
   RetainedGeneration out;
@@ -79,14 +57,8 @@ ContinuationScores scoreContinuations(const Model& model, RetainedGeneration& ge
       throw std::invalid_argument(op + ": " + name + " has " + std::to_string(count) + " entries but the generation has " +
                                   std::to_string(batch) + " rows");
   checkTokenIds(continuations, model.config().vocabSize, op + ": continuations");
-  for (int64_t b = 0; b < batch; ++b) {
-    const Span& s = request.answerSpans[b];
-    const int64_t length = static_cast<int64_t>(continuations[b].size());
-    if (s.start < 0 || s.start >= s.end || s.end > length)
-      throw std::invalid_argument(op + ": answerSpans[" + std::to_string(b) + "] = " + spanText(s) +
-                                  " is not a non-empty range inside continuations[" + std::to_string(b) + "] (length " +
-                                  std::to_string(length) + ")");
-  }
+  // A continuation's first token is predicted by the last generated one: its answer span may start at 0.
+  checkSpans(continuations, "continuations", request.answerSpans, "answerSpans", {/*allowEmpty=*/false, /*needsPredecessor=*/false}, op);
   throwIfCancelled(cancel, op);
 
   ReleaseFreedMemoryOnExit releaseFreedMemory;

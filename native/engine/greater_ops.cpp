@@ -11,28 +11,10 @@ namespace greater {
 
 namespace {
 
-std::string at(const std::string& name, size_t b) { return name + "[" + std::to_string(b) + "]"; }
-
 void checkBatchSize(size_t got, size_t batch, const std::string& name, const std::string& op) {
   if (got != batch)
     throw std::invalid_argument(op + ": " + name + " has " + std::to_string(got) + " entries but sequences has " +
                                 std::to_string(batch) + " rows");
-}
-
-// A span predicts tokens start..end-1 from the hidden states one slot earlier, so start >= 1.
-void checkSpans(const TokenRows& sequences, const std::vector<Span>& spans, const std::string& name,
-                bool allowEmpty, const std::string& op) {
-  checkBatchSize(spans.size(), sequences.size(), name, op);
-  for (size_t b = 0; b < spans.size(); ++b) {
-    const Span& s = spans[b];
-    const int64_t length = static_cast<int64_t>(sequences[b].size());
-    const std::string where = op + ": " + at(name, b) + " = [" + std::to_string(s.start) + ", " + std::to_string(s.end) + ")";
-    if (s.start > s.end || s.end > length || s.start < 0)
-      throw std::invalid_argument(where + " is not a range inside sequences[" + std::to_string(b) + "] (length " + std::to_string(length) + ")");
-    if (s.start == s.end && !allowEmpty) throw std::invalid_argument(where + " is empty");
-    if (s.start == 0 && s.end > 0)
-      throw std::invalid_argument(where + " starts at 0; its first token has no preceding position to predict it");
-  }
 }
 
 // Which hidden states predict which tokens, for one span per row, in a [batch, width] layout.
@@ -67,8 +49,9 @@ SequenceBatch prepareSequences(const Model& model, const TokenRows& sequences, c
   checkRows(sequences, 1, op + ": sequences");
   checkTokenIds(sequences, model.config().vocabSize, op + ": sequences");
   checkPositions(sequences, 0, model.config().maxPositionEmbeddings, op + ": sequences");
-  checkSpans(sequences, answerSpans, "answerSpans", false, op);
-  checkSpans(sequences, promptSpans, "promptSpans", true, op);
+  // A span predicts tokens start..end-1 from the hidden states one slot earlier, so start >= 1.
+  checkSpans(sequences, "sequences", answerSpans, "answerSpans", {/*allowEmpty=*/false, /*needsPredecessor=*/true}, op);
+  checkSpans(sequences, "sequences", promptSpans, "promptSpans", {/*allowEmpty=*/true, /*needsPredecessor=*/true}, op);
   SequenceBatch out;
   // Tokens after the last one read cannot influence it (causal attention): run only up to there.
   int64_t width = 1;

@@ -51,6 +51,27 @@ void checkRows(const TokenRows& rows, int64_t minLength, const std::string& what
                                   " tokens; at least " + std::to_string(minLength) + " needed");
 }
 
+void checkSpans(const TokenRows& rows, const std::string& rowsName, const std::vector<Span>& spans, const std::string& spansName,
+                SpanRules rules, const std::string& op) {
+  if (spans.size() != rows.size())
+    throw std::invalid_argument(op + ": " + spansName + " has " + std::to_string(spans.size()) + " entries but " + rowsName + " has " +
+                                std::to_string(rows.size()) + " rows");
+  for (size_t b = 0; b < spans.size(); ++b) {
+    const Span& s = spans[b];
+    const int64_t length = static_cast<int64_t>(rows[b].size());
+    // Built by appending: GCC 12 warns (falsely, -Wstringop-overflow) on "literal" + std::string&&.
+    std::string where(op);
+    where.append(": ").append(spansName).append("[").append(std::to_string(b)).append("] = [");
+    where.append(std::to_string(s.start)).append(", ").append(std::to_string(s.end)).append(")");
+    if (s.start < 0 || s.start > s.end || s.end > length)
+      throw std::invalid_argument(where + " is not a range inside " + rowsName + "[" + std::to_string(b) + "] (length " +
+                                  std::to_string(length) + ")");
+    if (s.start == s.end && !rules.allowEmpty) throw std::invalid_argument(where + " is empty");
+    if (rules.needsPredecessor && s.start == 0 && s.end > 0)
+      throw std::invalid_argument(where + " starts at 0; its first token has no preceding position to predict it");
+  }
+}
+
 void checkPositions(const TokenRows& rows, int64_t extra, int64_t maxPositions, const std::string& what) {
   for (size_t b = 0; b < rows.size(); ++b) {
     const int64_t length = static_cast<int64_t>(rows[b].size());

@@ -37,6 +37,18 @@ void checkRows(const TokenRows& rows, int64_t minLength, const std::string& what
 // scaling no longer holds, so the results would be quietly wrong.
 void checkPositions(const TokenRows& rows, int64_t extra, int64_t maxPositions, const std::string& what);
 
+// How a span argument may lie in its row: `allowEmpty` (an empty span scores nothing), `needsPredecessor` (its
+// tokens are predicted from the slot before each, inside the same row, so it cannot start at 0).
+struct SpanRules {
+  bool allowEmpty = false;
+  bool needsPredecessor = true;
+};
+
+// The one check of span arguments: one span per row of `rows`, each a range inside its row under `rules`. Errors
+// name both, e.g. "oneHotGradient: answerSpans[1] = [10, 30) is not a range inside sequences[1] (length 14)".
+void checkSpans(const TokenRows& rows, const std::string& rowsName, const std::vector<Span>& spans, const std::string& spansName,
+                SpanRules rules, const std::string& op);
+
 int64_t maxLength(const TokenRows& rows);
 
 // Copies a CPU float32 tensor's data into a vector.

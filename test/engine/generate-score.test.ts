@@ -155,7 +155,7 @@ describe("generateForScoring: errors and lifetime", () => {
     const empty = answers();
     empty[2] = { start: 1, end: 1 };
     await expect(generation.scoreContinuations({ continuations: continuations(), answerSpans: empty })).rejects.toThrow(
-      "scoreContinuations: answerSpans[2] = [1, 1) is not a non-empty range inside continuations[2] (length 2)",
+      "scoreContinuations: answerSpans[2] = [1, 1) is empty",
     );
     const generation2 = await model.generateForScoring(prompts(), { maxNewTokens: 3, promptSpans: spans() });
     await expect(generation2.scoreContinuations({ continuations: [[1]], answerSpans: [{ start: 0, end: 1 }] })).rejects.toThrow(
