@@ -1,10 +1,12 @@
 // Runs engine work off the JS thread and settles a Promise with the result. C++ exceptions
 // (std::exception, c10::Error) become a rejected Promise whose Error carries the message; CUDA
-// out-of-memory is tagged with code "OUT_OF_MEMORY" so JS can split the batch and retry.
+// out-of-memory is tagged with code "OUT_OF_MEMORY" so JS can split the batch and retry, after the CUDA allocator's
+// cached blocks are handed back (every operation, in this one place).
 #pragma once
 #include <napi.h>
 #include <c10/util/Exception.h>
 
+#include "engine/memory_guard.h"
 #include "engine/profiling.h"
 
 #include <functional>
@@ -31,6 +33,7 @@ class PromiseWorker : public Napi::AsyncWorker {
       OperationProfile profile(name_);  // only with the profileDir setting set
       result_ = std::make_unique<Result>(work_());
     } catch (const c10::OutOfMemoryError& e) {
+      releaseCachedDeviceMemory();
       errorCode_ = "OUT_OF_MEMORY";
       SetError(e.what_without_backtrace());
     } catch (const c10::Error& e) {

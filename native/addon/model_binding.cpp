@@ -15,10 +15,6 @@
 #include "engine/greater_ops.h"
 #include "engine/model.h"
 
-#ifdef GREATER_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
-
 namespace greater::addon {
 
 namespace {
@@ -62,22 +58,6 @@ Napi::Object requestArg(const Napi::CallbackInfo& info, size_t index, const std:
   if (info.Length() <= index || !info[index].IsObject())
     throw Napi::TypeError::New(info.Env(), op + ": expected a request object");
   return info[index].As<Napi::Object>();
-}
-
-// Runs engine work; on CUDA out-of-memory, hands the allocator's cached blocks back before rethrowing, so
-// that the caller can retry with a smaller batch on a model that stays usable.
-template <typename Work>
-auto releasingMemoryOnOom(Work work) {
-  return [work = std::move(work)]() {
-    try {
-      return work();
-    } catch (const c10::OutOfMemoryError&) {
-#ifdef GREATER_WITH_CUDA
-      c10::cuda::CUDACachingAllocator::emptyCache();
-#endif
-      throw;
-    }
-  };
 }
 
 bool has(const Napi::Object& o, const char* key) {
@@ -161,9 +141,9 @@ Napi::Value LoadModelJs(const Napi::CallbackInfo& info) {
   const bool checkFiniteWeights = info.Length() <= 4 || !info[4].IsBoolean() || info[4].As<Napi::Boolean>().Value();
   const auto cancel = cancelArg(info, 5);  // kept alive by the lambda until the load ends
   return runAsync<std::shared_ptr<Model>>(
-      env, "loadModel", releasingMemoryOnOom([path, device, dtype, packOutputLayer, checkFiniteWeights, cancel] {
+      env, "loadModel", [path, device, dtype, packOutputLayer, checkFiniteWeights, cancel] {
         return Model::load(path, device, dtype, packOutputLayer, checkFiniteWeights, cancel.get());
-      }),
+      },
       [](Napi::Env env, std::shared_ptr<Model>& model) -> Napi::Value {
         auto handle = Napi::External<ModelHandle>::New(env, new ModelHandle{model},
                                                        [](Napi::Env, ModelHandle* h) { delete h; });
@@ -239,7 +219,7 @@ Napi::Value LogProbsJs(const Napi::CallbackInfo& info) {
   if (has(r, "targets")) request.targets = raggedArg(r, "targets", op);
   request.full = has(r, "full") && r.Get("full").ToBoolean().Value();
   return runAsync<LogProbsResult>(
-      info.Env(), "logits", releasingMemoryOnOom([model, request, cancel] { return computeLogProbs(*model, request, cancel.get()); }),
+      info.Env(), "logits", [model, request, cancel] { return computeLogProbs(*model, request, cancel.get()); },
       [](Napi::Env env, LogProbsResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("positions", raggedValue(env, result.positions));
@@ -278,7 +258,7 @@ Napi::Value GenerateJs(const Napi::CallbackInfo& info) {
   auto cancel = cancelArg(info, 2);
   GenerateRequest request = generateRequestArg(r, op);
   return runAsync<GenerateResult>(
-      info.Env(), "generate", releasingMemoryOnOom([model, request, cancel] { return generateGreedy(*model, request, cancel.get()); }),
+      info.Env(), "generate", [model, request, cancel] { return generateGreedy(*model, request, cancel.get()); },
       [](Napi::Env env, GenerateResult& result) -> Napi::Value { return generateResultValue(env, result); });
 }
 
@@ -294,9 +274,9 @@ Napi::Value GenerateRetainingJs(const Napi::CallbackInfo& info) {
   std::weak_ptr<Model> owner = model;
   return runAsync<std::shared_ptr<RetainedGeneration>>(
       info.Env(), "generateForScoring",
-      releasingMemoryOnOom([model, request, promptSpans, cancel] {
+      [model, request, promptSpans, cancel] {
         return std::make_shared<RetainedGeneration>(generateRetaining(*model, request, promptSpans, cancel.get()));
-      }),
+      },
       [owner](Napi::Env env, std::shared_ptr<RetainedGeneration>& generation) -> Napi::Value {
         auto out = generateResultValue(env, generation->generated);
         out.Set("promptNll", floatArray(env, generation->promptNll));
@@ -330,9 +310,9 @@ Napi::Value ScoreContinuationsJs(const Napi::CallbackInfo& info) {
   std::shared_ptr<RetainedGeneration> generation = std::move(handle->generation);
   return runAsync<ContinuationScores>(
       info.Env(), "scoreContinuations",
-      releasingMemoryOnOom([model, generation, request, cancel] {
+      [model, generation, request, cancel] {
         return scoreContinuations(*model, *generation, request, cancel.get());
-      }),
+      },
       [](Napi::Env env, ContinuationScores& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("answerLoss", floatArray(env, result.answerLoss));
@@ -365,7 +345,7 @@ Napi::Value TopCandidatesJs(const Napi::CallbackInfo& info) {
   if (has(r, "disallowedIds")) request.disallowedIds = intVector(r, "disallowedIds", op);
   if (has(r, "exclude")) request.exclude = raggedArg(r, "exclude", op);
   return runAsync<TokenRows>(
-      info.Env(), "topCandidates", releasingMemoryOnOom([model, request, cancel] { return topCandidates(*model, request, cancel.get()); }),
+      info.Env(), "topCandidates", [model, request, cancel] { return topCandidates(*model, request, cancel.get()); },
       [](Napi::Env env, TokenRows& rows) -> Napi::Value { return raggedValue(env, rows); });
 }
 
@@ -383,7 +363,7 @@ Napi::Value OneHotGradientJs(const Napi::CallbackInfo& info) {
   request.temperature = numberArg(r, "temperature", op);
   request.controlWeight = numberArg(r, "controlWeight", op);
   return runAsync<GradientResult>(
-      info.Env(), "oneHotGradient", releasingMemoryOnOom([model, request, cancel] { return oneHotGradient(*model, request, cancel.get()); }),
+      info.Env(), "oneHotGradient", [model, request, cancel] { return oneHotGradient(*model, request, cancel.get()); },
       [](Napi::Env env, GradientResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("candidateCount", Napi::Number::New(env, static_cast<double>(result.candidateCount)));
@@ -405,7 +385,7 @@ Napi::Value ScoreAnswersJs(const Napi::CallbackInfo& info) {
   request.answerSpans = spansArg(r, "answerSpans", op);
   request.promptSpans = spansArg(r, "promptSpans", op);
   return runAsync<ScoreResult>(
-      info.Env(), "scoreAnswers", releasingMemoryOnOom([model, request, cancel] { return scoreAnswers(*model, request, cancel.get()); }),
+      info.Env(), "scoreAnswers", [model, request, cancel] { return scoreAnswers(*model, request, cancel.get()); },
       [](Napi::Env env, ScoreResult& result) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("answerLoss", floatArray(env, result.answerLoss));

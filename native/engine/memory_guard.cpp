@@ -3,6 +3,9 @@
 #include "engine/settings.h"
 
 #include <c10/core/CPUAllocator.h>
+#ifdef GREATER_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -99,6 +102,12 @@ class GuardedCpuAllocator final : public c10::Allocator {
   c10::Allocator* base_;
 };
 }  // namespace
+
+void releaseCachedDeviceMemory() {
+#ifdef GREATER_WITH_CUDA
+  c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+}
 
 std::optional<int64_t> cpuMemoryAllowance() {
   if (const auto fixed = engineSettings().cpuMemoryAvailable) return *fixed;

@@ -21,6 +21,10 @@ namespace greater {
 // Makes the guard libtorch's CPU allocator. Idempotent and thread-safe.
 void installCpuMemoryGuard();
 
+// Hands the CUDA caching allocator's unused blocks back to the device after an out-of-memory error, so that a retry
+// on fewer rows has room and the model stays usable. Nothing on a build without CUDA.
+void releaseCachedDeviceMemory();
+
 // Bytes one allocation may take now: the cpuMemoryAvailable setting when set, else the measured memory
 // available less the reserve; nothing when neither can be read (no /proc/meminfo: every allocation passes).
 std::optional<int64_t> cpuMemoryAllowance();
