@@ -3,7 +3,7 @@
 // assembleTask with the split the paper used.
 import { createHash } from "node:crypto";
 import { basename, extname } from "node:path";
-import { assembleTask, type FilePlan, type FormatChoice, type RawRow } from "./assemble.js";
+import { assembleTask, type AssembleOptions, type FilePlan, type FormatChoice, type RawRow } from "./assemble.js";
 import { readDataFile, sniffFormat, TaskFileError, type DataFile } from "./files.js";
 import { optionTexts, type ExtractorStyle } from "./formats.js";
 import { findPreset } from "./presets.js";
@@ -312,28 +312,52 @@ export function loadCustomTask(options: CustomTaskOptions): Task {
     });
   }
   const files = options.files!;
-  const train = readCustomRows(files.train, options.columns);
-  const test = readCustomRows(files.test, options.columns);
-  const testPlan = wholeFilePlan(test.file, test.rows, test.issues, "test", options.sizes?.test);
-  if (files.dev === undefined) {
-    const trainSize = options.sizes?.train ?? 50;
-    const devSize = options.sizes?.dev ?? 100;
-    const trainPlan = trainDevPlan(train, trainSize, devSize);
+  return taskFromSplitFiles(
+    common,
+    {
+      train: readCustomRows(files.train, options.columns),
+      dev: files.dev === undefined ? undefined : readCustomRows(files.dev, options.columns),
+      test: readCustomRows(files.test, options.columns),
+    },
+    options.sizes,
+    { train: 50, dev: () => 100 },
+  );
+}
+
+interface ReadRows {
+  file: DataFile;
+  rows: RawRow[];
+  issues: TaskIssue[];
+}
+
+// A task whose splits come from their own files (or inline lists): each file is its split, except that without a
+// dev file the train file is dealt out, shuffled, to train and dev (`defaults` say how many when sizes do not).
+function taskFromSplitFiles(
+  common: Pick<AssembleOptions, "name" | "formatChoice" | "seed" | "extractorStyle">,
+  parts: { train: ReadRows; dev?: ReadRows; test: ReadRows },
+  sizes: SplitOptions["sizes"],
+  defaults: { train: number; dev: (train: number) => number },
+): Task {
+  const { train, dev, test } = parts;
+  const name = (read: ReadRows) => basename(read.file.path);
+  const testPlan = wholeFilePlan(test.file, test.rows, test.issues, "test", sizes?.test);
+  if (dev === undefined) {
+    const trainSize = sizes?.train ?? defaults.train;
+    const devSize = sizes?.dev ?? defaults.dev(trainSize);
     return assembleTask({
       ...common,
-      plans: [trainPlan, testPlan],
-      method: `${basename(train.file.path)} shuffled: ${trainSize} train, ${devSize} dev; ${basename(test.file.path)}: test`,
+      plans: [trainDevPlan(train, trainSize, devSize), testPlan],
+      method: `${name(train)} shuffled: ${trainSize} train, ${devSize} dev; ${name(test)}: test`,
     });
   }
-  const dev = readCustomRows(files.dev, options.columns);
   return assembleTask({
     ...common,
     plans: [
-      wholeFilePlan(train.file, train.rows, train.issues, "train", options.sizes?.train),
-      wholeFilePlan(dev.file, dev.rows, dev.issues, "dev", options.sizes?.dev),
+      wholeFilePlan(train.file, train.rows, train.issues, "train", sizes?.train),
+      wholeFilePlan(dev.file, dev.rows, dev.issues, "dev", sizes?.dev),
       testPlan,
     ],
-    method: `${basename(train.file.path)}: train; ${basename(dev.file.path)}: dev; ${basename(test.file.path)}: test`,
+    method: `${name(train)}: train; ${name(dev)}: dev; ${name(test)}: test`,
   });
 }
 
@@ -353,7 +377,7 @@ export interface InlineTaskOptions extends SplitOptions {
 
 // Examples given as data read as a JSON-lines file would be: the "file" is named `inline:<task>/<split>` and
 // hashed like one, so the run records which examples it used.
-function inlineRows(task: string, split: SplitName, examples: { question: string; answer: string }[]): { file: DataFile; rows: RawRow[]; issues: TaskIssue[] } {
+function inlineRows(task: string, split: SplitName, examples: { question: string; answer: string }[]): ReadRows {
   const text = examples.map((e) => JSON.stringify({ question: e.question, answer: e.answer })).join("\n") + "\n";
   const bytes = Buffer.from(text, "utf8");
   const file: DataFile = { path: `inline:${task}/${split}`, sha256: createHash("sha256").update(bytes).digest("hex"), bytes, text, invalidUtf8Lines: [] };
@@ -366,26 +390,15 @@ export function loadInlineTask(options: InlineTaskOptions): Task {
   const formatChoice: FormatChoice = { origin: "custom", format: options.format, extractor: options.extractor };
   const common = { name: options.name, formatChoice, seed: options.seed, extractorStyle: options.extractorStyle };
   const { examples } = options;
-  const train = inlineRows(options.name, "train", examples.train);
-  const test = inlineRows(options.name, "test", examples.test);
-  const testPlan = wholeFilePlan(test.file, test.rows, test.issues, "test", options.sizes?.test);
-  if (examples.dev === undefined) {
-    const trainSize = options.sizes?.train ?? Math.min(50, Math.ceil(examples.train.length / 2));
-    const devSize = options.sizes?.dev ?? examples.train.length - trainSize;
-    return assembleTask({
-      ...common,
-      plans: [trainDevPlan(train, trainSize, devSize), testPlan],
-      method: `inline train examples shuffled: ${trainSize} train, ${devSize} dev; inline test examples: test`,
-    });
-  }
-  const dev = inlineRows(options.name, "dev", examples.dev);
-  return assembleTask({
-    ...common,
-    plans: [
-      wholeFilePlan(train.file, train.rows, train.issues, "train", options.sizes?.train),
-      wholeFilePlan(dev.file, dev.rows, dev.issues, "dev", options.sizes?.dev),
-      testPlan,
-    ],
-    method: "inline examples: train, dev and test as given",
-  });
+  const n = examples.train.length;
+  return taskFromSplitFiles(
+    common,
+    {
+      train: inlineRows(options.name, "train", examples.train),
+      dev: examples.dev === undefined ? undefined : inlineRows(options.name, "dev", examples.dev),
+      test: inlineRows(options.name, "test", examples.test),
+    },
+    options.sizes,
+    { train: Math.min(50, Math.ceil(n / 2)), dev: (train) => n - train },
+  );
 }
