@@ -4,8 +4,10 @@
 // the Redis stream (each step's entry id is the time it was stored), the in-process one from the run's own events.
 // (2) Throughput: N short jobs drained by one worker, then by two (one thread each). Starts its own redis-server
 // on a loopback port. Writes bench/results/jobs-<date>-<machine>.json and .md and prints the table.
-// Options: --steps N (overhead run, default 12), --jobs N (throughput, default 6), --quick (4 and 2),
-// --machine NAME, --results-dir DIR.
+// The overhead is measured in rounds that alternate the two (in process, then as a job), so that drift of the machine
+// falls on both; it is reported with the spread of the per-round differences.
+// Options: --steps N (per run, default 12), --rounds N (default 3), --jobs N (throughput, default 6), --quick
+// (4 steps, 1 round, 2 jobs), --machine NAME, --results-dir DIR.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -18,7 +20,7 @@ import { SILENT_DISPLAY, startRun } from "../dist/runs/index.js";
 
 const root = resolve(import.meta.dirname, "..");
 const { values } = parseArgs({
-  options: { steps: { type: "string" }, jobs: { type: "string" }, quick: { type: "boolean" }, machine: { type: "string" }, "results-dir": { type: "string" } },
+  options: { steps: { type: "string" }, rounds: { type: "string" }, jobs: { type: "string" }, quick: { type: "boolean" }, machine: { type: "string" }, "results-dir": { type: "string" } },
 });
 const positive = (text, fallback, flag) => {
   if (text === undefined) return fallback;
@@ -31,6 +33,7 @@ const positive = (text, fallback, flag) => {
 };
 const steps = positive(values.steps, values.quick ? 4 : 12, "--steps");
 const jobCount = positive(values.jobs, values.quick ? 2 : 6, "--jobs");
+const rounds = positive(values.rounds, values.quick ? 1 : 3, "--rounds");
 const machine = values.machine ?? hostname();
 const resultsDir = resolve(values["results-dir"] ?? join(root, "bench", "results"));
 const tiny = join(root, "models", "tiny-reasoner");
@@ -56,7 +59,7 @@ const freePort = () =>
   });
 
 const port = await freePort();
-const redisServer = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", work, "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+const redisServer = spawn(process.env.GREATER_REDIS_SERVER ?? "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", work, "--save", "", "--appendonly", "no"], { stdio: "ignore" });
 redisServer.on("error", (e) => {
   console.error(`bench:jobs: cannot start redis-server (${e.message}); install Debian's redis-server`);
   process.exit(2);
@@ -87,7 +90,6 @@ const intervals = (times) => times.slice(1).map((t, i) => t - times[i]);
 
 // (1) Overhead per step. The first step of each run also waits for the initial evaluation, so intervals
 // between consecutive steps are compared (steps 2..N).
-// The in-process run goes before and after the job, so that drift of the machine shows as their difference.
 setThreads(1);
 const runInProcess = async (name) => {
   const stepTimes = [];
@@ -95,22 +97,29 @@ const runInProcess = async (name) => {
     display: SILENT_DISPLAY,
     hooks: { event: async (e) => (e.type === "step" ? stepTimes.push(performance.now()) : undefined) },
   });
-  return intervals(stepTimes);
+  return mean(intervals(stepTimes));
 };
-const before = await runInProcess("in-process-before");
-
+const runAsJob = async () => {
+  const id = await jobs.submit(spec(steps, 0));
+  const times = [];
+  for await (const event of jobs.events(id, { pollMs: 200 })) {
+    if (event.type === "step") times.push(Number(event.seq.split("-")[0]));
+    if (event.type === "end" && event.status !== "completed") throw new Error(`job ${id}: ${event.status} ${event.error}`);
+  }
+  return mean(intervals(times));
+};
 const one = await startWorker();
-const id = await jobs.submit(spec(steps, 0));
-const jobStepTimes = [];
-for await (const event of jobs.events(id, { pollMs: 200 })) {
-  if (event.type === "step") jobStepTimes.push(Number(event.seq.split("-")[0]));
-  if (event.type === "end" && event.status !== "completed") throw new Error(`job ${id}: ${event.status} ${event.error}`);
+const perRound = [];
+for (let round = 0; round < rounds; round++) {
+  const inProcessMs = await runInProcess(`in-process-${round}`);
+  const asJobMs = await runAsJob();
+  perRound.push({ inProcessMs, asJobMs, overheadMs: asJobMs - inProcessMs });
 }
-const queued = intervals(jobStepTimes);
-const after = await runInProcess("in-process-after");
-const stepMs = (mean(before) + mean(after)) / 2;
-const driftMs = Math.abs(mean(before) - mean(after));
-const overheadMs = mean(queued) - stepMs;
+const sd = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((acc, x) => acc + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const stepMs = mean(perRound.map((r) => r.inProcessMs));
+const jobMs = mean(perRound.map((r) => r.asJobMs));
+const overheadMs = mean(perRound.map((r) => r.overheadMs));
+const overheadSdMs = sd(perRound.map((r) => r.overheadMs));
 
 // (2) Throughput: the same batch of short jobs drained by one worker, then by two.
 const drain = async () => {
@@ -136,7 +145,7 @@ const result = {
   machine,
   cpu: cpus()[0]?.model ?? "unknown",
   cores: cpus().length,
-  overhead: { steps, stepMsInProcess: stepMs, stepMsInProcessBefore: mean(before), stepMsInProcessAfter: mean(after), driftMs, stepMsAsJob: mean(queued), overheadMs, overheadPercent: (overheadMs / stepMs) * 100 },
+  overhead: { steps, rounds, perRound, stepMsInProcess: stepMs, stepMsAsJob: jobMs, overheadMs, overheadSdMs, overheadPercent: (overheadMs / stepMs) * 100 },
   throughput: { jobs: jobCount, stepsPerJob: 2, oneWorkerSeconds: oneWorkerS, twoWorkersSeconds: twoWorkersS, speedup: oneWorkerS / twoWorkersS },
 };
 const md = [
@@ -144,15 +153,15 @@ const md = [
   "",
   "| measure | value |",
   "| --- | --- |",
-  `| step, in process (mean of steps 2..${steps}; runs before and after the job) | ${stepMs.toFixed(1)} ms (${mean(before).toFixed(1)}, ${mean(after).toFixed(1)}) |`,
-  `| step, as a job on a worker | ${mean(queued).toFixed(1)} ms |`,
-  `| queue overhead per step | ${overheadMs.toFixed(1)} ms (${result.overhead.overheadPercent.toFixed(2)} %) |`,
+  `| step, in process (mean of steps 2..${steps}, ${rounds} round(s)) | ${stepMs.toFixed(1)} ms |`,
+  `| step, as a job on a worker | ${jobMs.toFixed(1)} ms |`,
+  `| queue overhead per step (mean ± sd of the rounds' differences) | ${overheadMs.toFixed(1)} ± ${overheadSdMs.toFixed(1)} ms (${result.overhead.overheadPercent.toFixed(2)} %) |`,
   `| ${jobCount} jobs of 2 steps, 1 worker | ${oneWorkerS.toFixed(1)} s |`,
   `| the same, 2 workers (1 thread each) | ${twoWorkersS.toFixed(1)} s (${result.throughput.speedup.toFixed(2)}x) |`,
   "",
 ].join("\n");
 mkdirSync(resultsDir, { recursive: true });
-const stem = `jobs-${result.date.slice(0, 10)}-${machine}`;
+const stem = `jobs-${result.date.slice(0, 10)}-${machine}${values.quick ? "-quick" : ""}`;
 writeFileSync(join(resultsDir, `${stem}.json`), JSON.stringify(result, null, 2) + "\n");
 writeFileSync(join(resultsDir, `${stem}.md`), md);
 console.log(md);
