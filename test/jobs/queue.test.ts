@@ -2,7 +2,7 @@
 // the shipped tiny model, and the producer API. Workers are killed, stopped, cut off from Redis and handed
 // bad jobs; every run that finishes must equal the same spec run by `greater optimize --spec` in one process.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -230,6 +230,28 @@ describe("jobs on BullMQ and Redis", () => {
     expect(e.error).toMatch(/link-to-outside \(really .*greater-outside-.*\) is outside the folders this worker may read/);
     expect(g.status, g.error ?? "").toBe("completed");
     rmSync(outside, { recursive: true, force: true });
+    await stopWorkerProcess(a);
+  });
+  it("a job that keeps failing for a reason a retry might fix ends failed after its attempts, with its error", async () => {
+    const a = await worker();
+    // A model folder whose config.json is not JSON: loading fails inside the engine (not a wrong-input error).
+    const broken = join(work, "broken-model");
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, "config.json"), "{ not json");
+    copyFileSync(join(TINY, "tokenizer.json"), join(broken, "tokenizer.json"));
+    copyFileSync(join(TINY, "tokenizer_config.json"), join(broken, "tokenizer_config.json"));
+    copyFileSync(join(TINY, "model.safetensors"), join(broken, "model.safetensors"));
+    const id = await jobs.submit({ ...tinySpec(2), model: broken }, { attempts: 2, backoffMs: 200 });
+    const info = await jobs.wait(id);
+    expect(info.status).toBe("failed");
+    expect(info.attempts).toBe(2);
+    expect(info.maxAttempts).toBe(2);
+    expect(info.error, info.error ?? "").toMatch(/config\.json/);
+    const errors = (await collect(id)).filter((e) => e.type === "error");
+    expect(errors.map((e) => e.attempt)).toEqual([1, 2]);
+    // The worker is still fine.
+    const good = await jobs.wait(await jobs.submit(tinySpec(2)));
+    expect(good.status, good.error ?? "").toBe("completed");
     await stopWorkerProcess(a);
   });
 });
