@@ -137,6 +137,18 @@ describe.runIf(process.platform === "linux" && process.arch === "x64").each(mach
     expect(existsSync(join(room, "node_modules", "greater", "data", "folio", "LICENSE"))).toBe(true);
   });
 
+  it("has the job layer and the server as subpath exports, with their dependencies and the dashboard's files", () => {
+    const script =
+      'import { parseJobSpec, JobSpecSchema } from "greater/jobs"; import { createServer, openApiDocument } from "greater/serve";' +
+      'const spec = parseJobSpec({ kind: "optimize", model: "/m", task: { preset: "bbh:navigate" } });' +
+      'console.log(JSON.stringify([spec.kind, typeof createServer, openApiDocument("x").openapi, JobSpecSchema.$id]));';
+    const out = JSON.parse(execFileSync(join(tools, "node"), ["--input-type=module", "-e", script], { cwd: room, env: roomEnv, encoding: "utf8" }));
+    expect(out).toEqual(["optimize", "function", "3.1.0", "JobSpec"]);
+    for (const file of ["index.html", "app.js", "app.css"]) expect(existsSync(join(room, "node_modules", "greater", "web", file))).toBe(true);
+    const help = execFileSync(join(room, "node_modules", ".bin", "greater"), ["--help"], { cwd: room, env: roomEnv, encoding: "utf8" });
+    for (const command of ["worker", "sweep", "serve"]) expect(help).toContain(command);
+  });
+
   it("runs a tiny model's forward pass that matches transformers", () => {
     cpSync(join(__dirname, "clean-room-forward.mjs"), join(room, "forward.mjs"));
     const out = JSON.parse(
