@@ -256,6 +256,23 @@ describe("jobs on BullMQ and Redis", () => {
   });
 });
 
+describe("retention", () => {
+  it("prune removes ended jobs older than the cutoff with their Redis keys, and keeps the rest", async () => {
+    const before = await jobs.list({ limit: 500 });
+    const ended = before.filter((j) => ["completed", "failed", "cancelled"].includes(j.status));
+    expect(ended.length).toBeGreaterThan(3);
+    expect(await jobs.prune({ olderThanMs: 3_600_000 })).toEqual([]);
+    const removed = await jobs.prune({ olderThanMs: 0 });
+    expect(removed.sort()).toEqual(ended.map((j) => j.id).sort());
+    for (const id of removed) {
+      expect(await jobs.get(id)).toBeNull();
+      expect(await jobs.history(id)).toBeNull();
+    }
+    expect(await jobs.list({ limit: 500 })).toEqual(before.filter((j) => !removed.includes(j.id)));
+    await expect(jobs.prune({ olderThanMs: -1 })).rejects.toThrow(/olderThanMs/);
+  });
+});
+
 describe("Redis with a password", () => {
   let secured: RedisHandle;
   beforeAll(async () => {

@@ -203,6 +203,36 @@ export class Jobs {
     throw new Error(`stopped waiting for job ${id}`);
   }
 
+  /**
+   * Removes jobs that ended (completed, failed or cancelled) more than `olderThanMs` ago, with everything the job
+   * layer keeps for them in Redis (events, state, config). Run folders on the workers' disks stay. Resolves with
+   * the ids removed.
+   */
+  async prune(options: { olderThanMs: number }): Promise<string[]> {
+    if (!Number.isFinite(options.olderThanMs) || options.olderThanMs < 0) throw new Error(`jobs.prune: olderThanMs must be a number ≥ 0, got ${options.olderThanMs}`);
+    const cutoff = Date.now() - options.olderThanMs;
+    const removed: string[] = [];
+    const forget = async (id: string) => {
+      await this.redis.del(this.keys.events(id), this.keys.state(id), this.keys.config(id), this.keys.cancel(id));
+      await this.redis.hdel(this.keys.index, id);
+      removed.push(id);
+    };
+    for (const device of DEVICE_CLASSES) {
+      for (const job of await this.queues[device].getJobs(["completed", "failed"])) {
+        if (!job?.id || (job.finishedOn ?? Infinity) > cutoff) continue;
+        await job.remove();
+        await forget(job.id);
+      }
+    }
+    for (const [id, text] of Object.entries(await this.redis.hgetall(this.keys.cancelled))) {
+      const finishedAt = Date.parse((JSON.parse(text) as JobInfo).finishedAt ?? "");
+      if (!(finishedAt <= cutoff)) continue;
+      await this.redis.hdel(this.keys.cancelled, id);
+      await forget(id);
+    }
+    return removed;
+  }
+
   /** Workers seen in the last `withinMs` (default a minute), with their devices and current jobs. */
   async workers(withinMs = 60_000): Promise<WorkerHeartbeat[]> {
     const now = Date.now();
