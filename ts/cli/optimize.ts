@@ -7,29 +7,33 @@ import { resumeRun, splitSizes, startRun, type RunInputs, type RunResult, type T
 import type { SplitName } from "../tasks/types.js";
 import { chooseDisplayMode, displayIn } from "./progress.js";
 
-export interface OptimizeFlags {
-  model?: string;
-  task?: string;
+/** The flags that say what a run does, shared by `greater optimize` and `greater sweep`. */
+export interface RunFlags {
   data?: string;
   steps?: number;
   init?: string;
-  out?: string;
-  device: string;
-  dtype?: string;
-  resume?: string;
-  spec?: string;
   seed: number;
   splitSeed: number;
   trainSize?: number;
   devSize?: number;
   testSize?: number;
   maxNewTokens?: number;
-  topK?: number;
   evalSplits: string;
   evalLimit?: number;
+  out?: string;
+  json?: boolean;
+}
+
+export interface OptimizeFlags extends RunFlags {
+  model?: string;
+  task?: string;
+  device: string;
+  dtype?: string;
+  resume?: string;
+  spec?: string;
+  topK?: number;
   threads?: number;
   overwrite?: boolean;
-  json?: boolean;
 }
 
 export function parseSplits(text: string): SplitName[] {

@@ -8,29 +8,16 @@ import type { JobSpec } from "../jobs/spec.js";
 import type { JobInfo, OptimizationJobResult } from "../jobs/types.js";
 import { presetNames } from "../tasks/presets.js";
 import type { SplitName } from "../tasks/types.js";
-import { parseSplits } from "./optimize.js";
+import { parseSplits, type RunFlags } from "./optimize.js";
 
-export interface SweepFlags {
+export interface SweepFlags extends RunFlags {
   redis: string;
   redisCa?: string;
   prefix?: string;
   model: string;
   tasks: string;
   device: "cpu" | "cuda";
-  data?: string;
-  steps?: number;
-  init?: string;
-  seed: number;
-  splitSeed: number;
-  trainSize?: number;
-  devSize?: number;
-  testSize?: number;
-  maxNewTokens?: number;
-  evalSplits: string;
-  evalLimit?: number;
   attempts?: number;
-  out?: string;
-  json?: boolean;
 }
 
 /** A task named by its file (a BBH-format, JSON-lines or CSV file on the workers) rather than a preset. */
