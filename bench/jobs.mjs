@@ -17,20 +17,13 @@ import { parseArgs } from "node:util";
 import { connectJobs, parseJobSpec, runInputs } from "../dist/jobs/index.js";
 import { setThreads } from "../dist/engine/index.js";
 import { SILENT_DISPLAY, startRun } from "../dist/runs/index.js";
+import { positiveFlagOrExit } from "./lib/options.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values } = parseArgs({
   options: { steps: { type: "string" }, rounds: { type: "string" }, jobs: { type: "string" }, quick: { type: "boolean" }, machine: { type: "string" }, "results-dir": { type: "string" } },
 });
-const positive = (text, fallback, flag) => {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`bench:jobs: ${flag} must be a positive integer, got ${text}`);
-    process.exit(2);
-  }
-  return n;
-};
+const positive = (text, fallback, flag) => positiveFlagOrExit("bench:jobs", flag, text, fallback);
 const steps = positive(values.steps, values.quick ? 4 : 12, "--steps");
 const jobCount = positive(values.jobs, values.quick ? 2 : 6, "--jobs");
 const rounds = positive(values.rounds, values.quick ? 1 : 3, "--rounds");

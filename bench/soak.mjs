@@ -10,6 +10,7 @@ import { cpus, hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { engineInfo, loadModel, loadTokenizer } from "../dist/index.js";
+import { positiveFlagOrExit } from "./lib/options.mjs";
 
 const root = resolve(import.meta.dirname, "..");
 const { values } = parseArgs({
@@ -22,15 +23,7 @@ const { values } = parseArgs({
     "results-dir": { type: "string" },
   },
 });
-const positive = (text, fallback, flag) => {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`bench:soak: ${flag} must be a positive integer, got ${text}`);
-    process.exit(2);
-  }
-  return n;
-};
+const positive = (text, fallback, flag) => positiveFlagOrExit("bench:soak", flag, text, fallback);
 const modelDir = resolve(values.model ?? join(root, "models", "tiny-reasoner"));
 const generations = positive(values.generations, values.quick ? 20 : 1000, "--generations");
 const cycles = positive(values.cycles, values.quick ? 4 : 100, "--cycles");

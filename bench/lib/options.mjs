@@ -90,6 +90,17 @@ export function positiveInteger(flag, text) {
   return n;
 }
 
+/** For the single-purpose benches: the flag's positive integer, `fallback` when absent; a bad one ends the process (2). */
+export function positiveFlagOrExit(bench, flag, text, fallback) {
+  if (text === undefined) return fallback;
+  try {
+    return positiveInteger(flag, text);
+  } catch (error) {
+    console.error(`${bench}: ${error.message}`);
+    process.exit(2);
+  }
+}
+
 export function parseOptions(argv, root) {
   const { values } = parseArgs({
     args: argv,
