@@ -54,6 +54,7 @@ describe("job spec", () => {
     expect(fieldOf({ ...valid, evaluation: { splits: ["val"] } })).toBe("evaluation.splits[0]");
     expect(fieldOf({ ...valid, sizes: { train: 0 } })).toBe("sizes.train");
     expect(fieldOf({ ...valid, task: { preset: "navigate" } })).toBe("task.preset");
+    expect(fieldOf({ ...valid, task: { preset: "bbh:../../etc/passwd" } })).toBe("task.preset");
     expect(fieldOf({ ...valid, task: { preset: "bbh:navigate", colour: 1 } })).toBe("task.colour");
     expect(fieldOf({ ...valid, task: { name: "t", train: [{ question: "q", answer: "" }], test: [{ question: "q", answer: "a" }] } })).toBe("task.train[0].answer");
     expect(fieldOf({ ...valid, task: {} })).toBe("task");

@@ -2,40 +2,12 @@
 // and its synthetic task, from a plain neutral prompt, with the paper's method scaled to a 2-core CPU:
 // fewer train examples, fewer steps, short reasoning. Ends with the before/after prompt, held-out test
 // accuracy, the run folder and its plot.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { packageRoot } from "../engine/binding.js";
 import type { GreaterConfig } from "../optimizer/config.js";
+import { DEMO_MODEL_DIR, demoTaskFiles, readDemoTask } from "../tasks/demo-task.js";
 import { plotRun } from "./plot.js";
 import { chooseDisplayMode, displayIn } from "./progress.js";
 import { startRun, type RunResult } from "../runs/run.js";
-
-/** What the shipped model's folder says about its task (written by tools/tiny_reasoner/train.py). */
-interface DemoTaskFile {
-  name: string;
-  extractor: string;
-  /** A plain, neutral prompt to start from. */
-  initialPrompt: string;
-  /** Reasoning never needs more than this many tokens. */
-  maxNewTokens: number;
-}
-
-export const DEMO_MODEL_DIR = join(packageRoot, "models", "tiny-reasoner");
-
-export function readDemoTask(modelDir = DEMO_MODEL_DIR): DemoTaskFile {
-  const file = join(modelDir, "task", "task.json");
-  let parsed: Partial<DemoTaskFile>;
-  try {
-    parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<DemoTaskFile>;
-  } catch (e) {
-    throw new Error(`${file}: cannot read the demo task (${(e as Error).message})`);
-  }
-  for (const field of ["name", "extractor", "initialPrompt"] as const) {
-    if (typeof parsed[field] !== "string") throw new Error(`${file}: field "${field}" must be a string`);
-  }
-  if (typeof parsed.maxNewTokens !== "number") throw new Error(`${file}: field "maxNewTokens" must be a number`);
-  return parsed as DemoTaskFile;
-}
 
 export interface DemoFlags {
   steps: number;
@@ -77,9 +49,7 @@ export async function demoCommand(flags: DemoFlags, signal: AbortSignal): Promis
       custom: {
         name: task.name,
         extractor: task.extractor,
-        train: join(DEMO_MODEL_DIR, "task", "train.jsonl"),
-        dev: join(DEMO_MODEL_DIR, "task", "dev.jsonl"),
-        test: join(DEMO_MODEL_DIR, "task", "test.jsonl"),
+        ...demoTaskFiles(),
       },
     },
     optimizer,

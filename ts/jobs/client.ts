@@ -5,8 +5,9 @@ import { randomUUID } from "node:crypto";
 import { Queue, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { DEVICE_CLASSES, JobKeys, type DeviceClass } from "./keys.js";
-import { checkReachable, openRedis, redisOptions, type RedisInput } from "./redis.js";
+import { checkReachable, openReachableRedis, openRedis, redisOptions, type RedisInput } from "./redis.js";
 import { jobLabel, parseJobSpec, type JobSpec } from "./spec.js";
+import { appendEvent, entryEvent, readEvents } from "./stream.js";
 import { JOB_STATUSES, type JobEvent, type JobInfo, type JobProgress, type JobResult, type JobStatus } from "./types.js";
 
 export interface JobsOptions {
@@ -96,7 +97,7 @@ export class Jobs {
         await job.remove();
         const record: JobInfo = { ...info, status: "cancelled", error: CANCELLED_PREFIX + reason, finishedAt: new Date().toISOString() };
         await this.redis.hset(this.keys.cancelled, id, JSON.stringify(record));
-        await this.redis.xadd(this.keys.events(id), "*", "e", JSON.stringify({ type: "cancelled", reason }));
+        await appendEvent(this.redis, this.keys.events(id), { type: "cancelled", reason });
         return "cancelled";
       } catch {
         // A worker took it meanwhile (its lock stops the removal): stop it where it runs.
@@ -156,14 +157,14 @@ export class Jobs {
           if (info === null || !["completed", "failed", "cancelled"].includes(info.status)) continue;
           // Ended: deliver what arrived meanwhile, then the end.
           entries = await read(null);
-          for (const entry of entries) yield toEvent(entry);
+          for (const entry of entries) yield entryEvent(entry);
           if (entries.length > 0) after = entries[entries.length - 1][0];
           yield { seq: `${after}-end`, type: "end", status: info.status, result: info.result, error: info.error };
           return;
         }
         for (const entry of entries) {
           after = entry[0];
-          yield toEvent(entry);
+          yield entryEvent(entry);
         }
       }
     } catch (error) {
@@ -178,21 +179,15 @@ export class Jobs {
   /** The events recorded so far (without waiting for more); null when no job has this id. */
   async history(id: string): Promise<JobEvent[] | null> {
     if ((await this.redis.hget(this.keys.index, id)) === null) return null;
-    const entries = (await this.redis.xrange(this.keys.events(id), "-", "+")) as [string, string[]][];
-    return entries.map(toEvent);
+    return readEvents(this.redis, this.keys.events(id));
   }
 
   /** Whether Redis answers now ("ok"), or why not. */
   async ping(timeoutMs = 2000): Promise<string> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([this.redis.ping(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs)))]);
-      return "ok";
-    } catch (error) {
-      return (error as Error).message;
-    } finally {
-      clearTimeout(timer);
-    }
+    return checkReachable(this.redis, redisOptions(this.input).url, timeoutMs).then(
+      () => "ok",
+      (error: Error) => error.message,
+    );
   }
 
   /** Waits until the job has ended; resolves with its final info. */
@@ -287,21 +282,10 @@ export interface WorkerHeartbeat {
   seenAt: number;
 }
 
-function toEvent([seq, fields]: [string, string[]]): JobEvent {
-  const text = fields[fields.indexOf("e") + 1];
-  return { ...(JSON.parse(text) as { type: string }), seq };
-}
-
 /** Connects to the job layer on Redis (fails fast, naming the address, when Redis cannot be reached). */
 export async function connectJobs(options: JobsOptions): Promise<Jobs> {
   const input = redisOptions(options.redis);
   const keys = new JobKeys(options.prefix);
-  const redis = openRedis(input);
-  try {
-    await checkReachable(redis, input.url);
-  } catch (error) {
-    redis.disconnect();
-    throw error;
-  }
+  const redis = await openReachableRedis(input);
   return new Jobs(redis, input, keys);
 }

@@ -80,3 +80,15 @@ export async function checkReachable(client: Redis, url: string, timeoutMs = 500
     client.off("error", onError);
   }
 }
+
+/** A new (blocking) connection that Redis has answered; closed again, and the reason thrown, when it does not. */
+export async function openReachableRedis(input: RedisConnectionOptions): Promise<Redis> {
+  const client = openRedis(input);
+  try {
+    await checkReachable(client, input.url);
+    return client;
+  } catch (error) {
+    client.disconnect();
+    throw error;
+  }
+}

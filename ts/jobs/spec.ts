@@ -119,6 +119,9 @@ export function parseJobSpec(value: unknown): JobSpec {
     throw new JobSpecError(fieldName(first.path), describeError(first.message, first.value));
   }
   const spec = value as JobSpec;
+  if ("preset" in spec.task && /[\\/]|\.\./.test(spec.task.preset)) {
+    throw new JobSpecError("task.preset", `names a task, not a path (${JSON.stringify(spec.task.preset)}; give a file as task.file)`);
+  }
   if ("preset" in spec.task && findPreset(spec.task.preset) === undefined && !spec.task.preset.startsWith("bbh:")) {
     throw new JobSpecError("task.preset", `names no built-in task (${JSON.stringify(spec.task.preset)}; e.g. bbh:navigate, gsm8k, folio)`);
   }
@@ -168,6 +171,14 @@ export function runInputs(spec: JobSpec): RunInputs {
       limit: spec.evaluation?.limit,
     },
   };
+}
+
+/** The paths a spec names, by field: what a worker or an API must check before anything reads them. */
+export function namedPaths(spec: JobSpec): { field: "model" | "task.data" | "task.file"; path: string }[] {
+  const named: { field: "model" | "task.data" | "task.file"; path: string }[] = [{ field: "model", path: spec.model }];
+  if ("preset" in spec.task && spec.task.data !== undefined) named.push({ field: "task.data", path: spec.task.data });
+  if ("file" in spec.task) named.push({ field: "task.file", path: spec.task.file });
+  return named;
 }
 
 /** A short label for lists and sweep tables: the spec's name, else its task. */

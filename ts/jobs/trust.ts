@@ -2,13 +2,12 @@
 // the roots it was started with (symlinks resolved, so a link cannot lead out), plus the package's own shipped
 // models and data.
 import { realpathSync } from "node:fs";
-import { dirname, join, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve, sep } from "node:path";
+import { packageRoot } from "../engine/binding.js";
 import { SHIPPED_DATA_DIR } from "../tasks/load.js";
 
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** Always readable: what ships inside the package. */
-export const SHIPPED_ROOTS = [join(PACKAGE_ROOT, "models"), SHIPPED_DATA_DIR];
+export const SHIPPED_ROOTS = [join(packageRoot, "models"), SHIPPED_DATA_DIR];
 
 /** A path a job named that the worker will not read. */
 export class UntrustedPathError extends Error {
@@ -30,6 +29,11 @@ export function resolveRoots(roots: string[]): string[] {
   });
 }
 
+/** Whether the resolved path `real` is one of `roots` (resolved) or lies inside one. */
+export function isUnderRoots(real: string, roots: string[]): boolean {
+  return roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep));
+}
+
 /** Throws unless `path` really (symlinks resolved) lies under one of `roots` (already resolved). */
 export function checkUnderRoots(path: string, roots: string[], what: string): string {
   let real: string;
@@ -38,8 +42,7 @@ export function checkUnderRoots(path: string, roots: string[], what: string): st
   } catch {
     throw new UntrustedPathError(`${what} ${path}: not found on this worker`);
   }
-  const inside = roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep));
-  if (!inside) {
+  if (!isUnderRoots(real, roots)) {
     throw new UntrustedPathError(`${what} ${path}${real === resolve(path) ? "" : ` (really ${real})`} is outside the folders this worker may read ` +
       `(${roots.join(", ")}); start the worker with --allow-root for it`);
   }

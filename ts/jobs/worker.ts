@@ -12,7 +12,7 @@ import { setThreads } from "../engine/info.js";
 import { resolveConfig } from "../optimizer/config.js";
 import type { GreaterEvent } from "../optimizer/events.js";
 import {
-  checkSameModel,
+  checkSameInputs,
   loadTaskFrom,
   prepareRun,
   runRecorded,
@@ -21,16 +21,16 @@ import {
   type RunConfig,
   type RunResult,
   type RunState,
-  type TaskSource,
 } from "../runs/index.js";
 import { evaluate, TaskFileError, type SplitName, type Task } from "../tasks/index.js";
 import { SHIPPED_DATA_DIR } from "../tasks/load.js";
-import { encodePrompt, loadTokenizer } from "../text/index.js";
+import { encodePrompt } from "../text/index.js";
 import { CANCELLED_PREFIX } from "./client.js";
 import { JobKeys, type DeviceClass } from "./keys.js";
 import { ModelCache } from "./model-cache.js";
-import { checkReachable, describeRedis, openRedis, redisOptions, type RedisInput } from "./redis.js";
-import { JobSpecError, parseJobSpec, runInputs, type JobSpec } from "./spec.js";
+import { describeRedis, openReachableRedis, openRedis, redisOptions, type RedisInput } from "./redis.js";
+import { JobSpecError, namedPaths, parseJobSpec, runInputs, type JobSpec } from "./spec.js";
+import { appendEvent, readEvents } from "./stream.js";
 import { checkUnderRoots, resolveRoots, UntrustedPathError } from "./trust.js";
 import type { EvaluationJobResult, JobProgress, OptimizationJobResult } from "./types.js";
 
@@ -92,17 +92,13 @@ export async function startWorker(options: WorkerOptions): Promise<JobWorker> {
   const id = `${hostname()}:${process.pid}:${device}`;
   if (options.threads) setThreads(options.threads);
 
-  const redis = openRedis(input);
-  await checkReachable(redis, input.url).catch((error) => {
-    redis.disconnect();
-    throw error;
-  });
+  const redis = await openReachableRedis(input);
   const subscriber = openRedis(input);
   const models = new ModelCache(roots);
   let current: Current | undefined;
   let stopping = false;
 
-  const emit = (jobId: string, event: Record<string, unknown>) => redis.xadd(keys.events(jobId), "*", "e", JSON.stringify(event));
+  const emit = (jobId: string, event: Record<string, unknown>) => appendEvent(redis, keys.events(jobId), event);
   const beat = () =>
     redis
       .hset(keys.workers, id, JSON.stringify({ id, host: hostname(), pid: process.pid, device, job: current?.id ?? null, seenAt: Date.now() }))
@@ -224,12 +220,9 @@ interface JobContext {
 }
 
 // The paths a spec names must lie under the worker's roots; so must every file the task was read from.
-function checkSpecPaths(task: TaskSource, modelPath: string, roots: string[]): void {
-  checkUnderRoots(modelPath, roots, "model folder");
-  if (task.data !== undefined) checkUnderRoots(task.data, roots, "task data");
-  if (!task.inline && task.spec !== "custom" && (task.spec.includes("/") || /\.(csv|jsonl?)$/i.test(task.spec))) {
-    checkUnderRoots(task.spec, roots, "task file");
-  }
+const PATH_NAMES = { model: "model folder", "task.data": "task data", "task.file": "task file" } as const;
+function checkSpecPaths(spec: JobSpec, roots: string[]): void {
+  for (const { field, path } of namedPaths(spec)) checkUnderRoots(path, roots, PATH_NAMES[field]);
 }
 
 function checkTaskFiles(task: Task, roots: string[]): void {
@@ -255,7 +248,7 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
   const { job, jobId, redis, keys } = ctx;
   const inputs = runInputs(ctx.spec);
   inputs.model.device = ctx.device;
-  checkSpecPaths(inputs.task, inputs.model.path, ctx.roots);
+  checkSpecPaths(ctx.spec, ctx.roots);
   const runDir = join(ctx.runsDir, jobId);
   const storedConfig = await redis.get(keys.config(jobId));
   let task: Task;
@@ -274,19 +267,11 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
     config.model = { ...config.model, device: ctx.device };
     task = loadTaskFrom(config.task);
     checkTaskFiles(task, ctx.roots);
-    const recorded = new Map(config.taskDescription.split.files.map((f) => [f.path, f.sha256]));
-    for (const file of task.split.files) {
-      if (recorded.get(file.path) !== undefined && recorded.get(file.path) !== file.sha256) {
-        throw new RunInputError(`${file.path} changed since the job's run began: it cannot continue on other examples`);
-      }
-    }
-    await checkSameModel(config).catch((error: Error) => {
+    await checkSameInputs(config, task).catch((error: Error) => {
       throw new RunInputError(error.message);
     });
     const recorder = await RunRecorder.create(runDir, config, { overwrite: true });
-    const entries = (await redis.xrange(keys.events(jobId), "-", "+")) as [string, string[]][];
-    for (const [, fields] of entries) {
-      const event = JSON.parse(fields[fields.indexOf("e") + 1]) as { type: string };
+    for (const { seq: _, ...event } of await readEvents(redis, keys.events(jobId))) {
       if (!JOB_EVENT_TYPES.has(event.type)) await recorder.appendEvent(event);
     }
     const state = await redis.get(keys.state(jobId));
@@ -296,7 +281,7 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
   const steps = config.optimizer.steps;
   await job.updateProgress(progressOf(ctx.workerId, "loading", steps) as never);
   // Each step's prompt token by token, for readers that show which token changed (the dashboard).
-  const tokenizer = await loadTokenizer(config.model.path);
+  const tokenizer = await ctx.models.tokenizer(config.model.path);
   const withTokens = (step: GreaterEvent) => (step.type === "step" ? { ...step, promptTokens: step.prompt.ids.map((t) => tokenizer.decode([t])) } : step);
   const recorder = await RunRecorder.open<RunConfig, RunState, unknown, RunResult>(runDir);
   // The last checkpoint, so that progress after the steps (final evaluation, done) still says where the run got.
@@ -313,7 +298,7 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
       },
       checkpoint: async (state, step) => {
         const transaction = redis.multi().set(keys.state(jobId), JSON.stringify(state));
-        if (step) transaction.xadd(keys.events(jobId), "*", "e", JSON.stringify(withTokens(step)));
+        if (step) appendEvent(transaction, keys.events(jobId), withTokens(step));
         await transaction.exec();
         last = { state, step: step ?? last.step };
         await job.updateProgress(progressOf(ctx.workerId, "optimizing", steps, state, last.step) as never);
@@ -327,13 +312,13 @@ async function runOptimization(ctx: JobContext): Promise<OptimizationJobResult> 
 async function runEvaluation(ctx: JobContext): Promise<OptimizationJobResult | EvaluationJobResult> {
   const started = Date.now();
   const inputs = runInputs(ctx.spec);
-  checkSpecPaths(inputs.task, inputs.model.path, ctx.roots);
+  checkSpecPaths(ctx.spec, ctx.roots);
   const task = loadTaskFrom(inputs.task);
   checkTaskFiles(task, ctx.roots);
   const config = resolveConfig(inputs.optimizer);
   await ctx.job.updateProgress(progressOf(ctx.workerId, "loading", 0) as never);
   const model = await ctx.models.acquire(inputs.model.path, ctx.device, inputs.model.dtype);
-  const tokenizer = await loadTokenizer(inputs.model.path);
+  const tokenizer = await ctx.models.tokenizer(inputs.model.path);
   const ids = encodePrompt(tokenizer, config.initialPrompt);
   const prompt = tokenizer.decode(ids);
   const accuracy: Partial<Record<SplitName, number>> = {};

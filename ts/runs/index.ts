@@ -3,7 +3,7 @@ export { readRun, RunFolderError, RunRecorder, RUN_FILES, type CreateRunOptions,
 export { toJsonText, writeFileAtomic } from "./durable.js";
 export { fingerprintChanges, modelFingerprint } from "./model-fingerprint.js";
 export {
-  checkSameModel,
+  checkSameInputs,
   loadTaskFrom,
   prepareRun,
   resumeRun,

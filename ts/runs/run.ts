@@ -13,6 +13,7 @@ import { parseState, type OptimizerState } from "../optimizer/state.js";
 import { describeTask, evaluate, loadCustomTask, loadInlineTask, loadTask, type Task, type TaskDescription } from "../tasks/index.js";
 import type { SplitName } from "../tasks/types.js";
 import { encodePrompt, loadTokenizer } from "../text/index.js";
+import type { ModelTokenizer } from "../text/types.js";
 import { fingerprintChanges, modelFingerprint } from "./model-fingerprint.js";
 import { RunRecorder } from "./recorder.js";
 
@@ -83,10 +84,11 @@ export interface RunDisplay {
 /** A display that shows nothing. */
 export const SILENT_DISPLAY: RunDisplay = { event: () => {}, note: () => {}, stop: () => {} };
 
-/** Where a model comes from and goes back to: loaded and disposed per run by default; a worker keeps it. */
+/** Where a model and its tokenizer come from and go back to: loaded and disposed per run by default; a worker keeps them. */
 export interface ModelSource {
   acquire(path: string, device: string, dtype: string | undefined): Promise<LanguageModel>;
   release(model: LanguageModel): void;
+  tokenizer(path: string): Promise<ModelTokenizer>;
 }
 
 /**
@@ -108,6 +110,7 @@ export interface JobOptions {
 const loadingModels: ModelSource = {
   acquire: (path, device, dtype) => loadModel(path, { device, dtype: dtype as never }),
   release: (model) => model.dispose(),
+  tokenizer: (path) => loadTokenizer(path),
 };
 
 /** The split sizes given on the command line, or undefined for the task's defaults. */
@@ -214,25 +217,29 @@ async function checkResumable(recorder: RunRecorder<RunConfig, RunState, unknown
     }
   }
   const task = loadTaskFrom(config.task);
+  await checkSameInputs(config, task, " Restore what changed, or start a new run with --out.");
+  return task;
+}
+
+/**
+ * Refuses to continue a run on other inputs: a task file (as `task` was loaded now) or a model file whose content
+ * differs from what config.json recorded when the run began. `advice` ends each message (how the caller's user
+ * gets out of it).
+ */
+export async function checkSameInputs(config: RunConfig, task: Task, advice = ""): Promise<void> {
   const recordedFiles = new Map(config.taskDescription.split.files.map((f) => [f.path, f.sha256]));
   for (const file of task.split.files) {
     const recorded = recordedFiles.get(file.path);
     if (recorded !== undefined && recorded !== file.sha256) {
       throw new Error(`${file.path} changed since the run began (sha256 ${recorded.slice(0, 12)}… recorded, ${file.sha256.slice(0, 12)}… now): ` +
-        "the run cannot continue on other examples. Restore the file, or start a new run with --out.");
+        `the run cannot continue on other examples.${advice}`);
     }
   }
-  await checkSameModel(config);
-  return task;
-}
-
-/** Refuses a model folder whose files differ from those the run began with (config.json's fingerprint). */
-export async function checkSameModel(config: RunConfig): Promise<void> {
   if (config.model.files === undefined) return;
   const changed = fingerprintChanges(config.model.files, await modelFingerprint(config.model.path));
   if (changed.length > 0) {
     throw new Error(`the model in ${config.model.path} changed since the run began (${changed.join(", ")}): the run cannot continue ` +
-      "on another model. Restore the files, or start a new run with --out.");
+      `on another model.${advice}`);
   }
 }
 
@@ -257,7 +264,7 @@ export async function runRecorded(recorder: RunRecorder<RunConfig, RunState, unk
     if (config.threads) setThreads(config.threads);
     note({ type: "loading", model: config.model.path }, `loading ${config.model.path} on ${config.model.device}`);
     model = await models.acquire(config.model.path, config.model.device, config.model.dtype);
-    const tokenizer = await loadTokenizer(config.model.path);
+    const tokenizer = await models.tokenizer(config.model.path);
     const initialPrompt = encodePrompt(tokenizer, config.optimizer.initialPrompt);
     const initial: PromptText = { ids: initialPrompt, text: tokenizer.decode(initialPrompt) };
 

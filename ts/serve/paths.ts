@@ -2,9 +2,9 @@
 // machine need not hold the files (workers may be elsewhere): symlinks are resolved as far as the path exists
 // here, the rest is taken as written. Workers check again, on their own disks.
 import { existsSync, realpathSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
-import type { JobSpec } from "../jobs/spec.js";
-import { SHIPPED_ROOTS } from "../jobs/trust.js";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { namedPaths, type JobSpec } from "../jobs/spec.js";
+import { isUnderRoots, SHIPPED_ROOTS } from "../jobs/trust.js";
 
 function resolvedAsFarAsExists(path: string): string {
   let head = resolve(path);
@@ -22,17 +22,14 @@ export function allowedRoots(roots: string[]): string[] {
 
 /** The paths of a spec outside `roots`, each as "field: reason" (empty when all are allowed). */
 export function pathsOutsideRoots(spec: JobSpec, roots: string[]): { field: string; reason: string }[] {
-  const named: [string, string][] = [["model", spec.model]];
-  if ("preset" in spec.task && spec.task.data !== undefined) named.push(["task.data", spec.task.data]);
-  if ("file" in spec.task) named.push(["task.file", spec.task.file]);
   const refused: { field: string; reason: string }[] = [];
-  for (const [field, path] of named) {
+  for (const { field, path } of namedPaths(spec)) {
     if (!isAbsolute(path)) {
       refused.push({ field, reason: `must be an absolute path (got ${JSON.stringify(path)})` });
       continue;
     }
     const real = resolvedAsFarAsExists(path);
-    if (!roots.some((root) => real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) {
+    if (!isUnderRoots(real, roots)) {
       refused.push({ field, reason: `${path}${real === resolve(path) ? "" : ` (really ${real})`} is outside the folders this server allows (${roots.join(", ")})` });
     }
   }

@@ -3,25 +3,25 @@
 // only name paths under the allowed roots. CORS is off unless origins are given.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import { Queue } from "bullmq";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { packageRoot } from "../engine/binding.js";
 import { connectJobs, type Jobs } from "../jobs/client.js";
 import { DEVICE_CLASSES } from "../jobs/keys.js";
 import { openRedis, redisOptions, type RedisInput } from "../jobs/redis.js";
 import { JobSpecError, parseJobSpec } from "../jobs/spec.js";
 import { JOB_STATUSES, type JobStatus } from "../jobs/types.js";
 import { runPlotSpec, type PlottedEvent } from "../runs/plot-spec.js";
+import { DEMO_MODEL_DIR, demoTaskFiles, readDemoTask } from "../tasks/demo-task.js";
 import { requestToken, tokenChecker } from "./auth.js";
 import { allowedRoots, pathsOutsideRoots } from "./paths.js";
 import { openApiDocument } from "./schemas.js";
 
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const WEB = join(PACKAGE_ROOT, "web");
+const WEB = join(packageRoot, "web");
 const require = createRequire(import.meta.url);
 
 export interface ServerOptions {
@@ -55,22 +55,21 @@ const VENDOR: Record<string, [string, string]> = {
   "vega-embed.min.js": ["vega-embed", "vega-embed.min.js"],
 };
 
-const TINY = join(PACKAGE_ROOT, "models", "tiny-reasoner");
-
 /** A job spec for the shipped tiny model and its task (train, dev and 60 test questions, inline). */
 export function tinyTemplate(): Record<string, unknown> & { optimizer: Record<string, unknown> } {
-  const task = JSON.parse(readFileSync(join(TINY, "task", "task.json"), "utf8")) as { name: string; extractor: string; initialPrompt: string; maxNewTokens: number };
+  const task = readDemoTask();
+  const files = demoTaskFiles();
   const rows = (file: string, n: number) =>
-    readFileSync(join(TINY, "task", file), "utf8").trim().split("\n").slice(0, n).map((line) => {
+    readFileSync(file, "utf8").trim().split("\n").slice(0, n).map((line) => {
       const { question, answer } = JSON.parse(line) as { question: string; answer: string };
       return { question, answer };
     });
   return {
     kind: "optimize",
     name: "tiny last-digit",
-    model: TINY,
+    model: DEMO_MODEL_DIR,
     device: "cpu",
-    task: { name: task.name, extractor: task.extractor, train: rows("train.jsonl", 100), dev: rows("dev.jsonl", 20), test: rows("test.jsonl", 60) },
+    task: { name: task.name, extractor: task.extractor, train: rows(files.train, 100), dev: rows(files.dev, 20), test: rows(files.test, 60) },
     sizes: { train: 16 },
     optimizer: { initialPrompt: task.initialPrompt, steps: 6, seed: 0, maxNewTokens: task.maxNewTokens },
     evaluation: { splits: ["test"], maxNewTokens: task.maxNewTokens },
@@ -91,7 +90,7 @@ export async function createServer(options: ServerOptions): Promise<GreaterServe
   const jobs = await connectJobs({ redis: options.redis, prefix: options.prefix });
   const roots = allowedRoots(options.allowRoots ?? []);
   const authorized = tokenChecker(options.token);
-  const version = (JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
+  const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimit ?? 1024 * 1024 });
 
   if (options.corsOrigins && options.corsOrigins.length > 0) {
@@ -205,15 +204,21 @@ export async function createServer(options: ServerOptions): Promise<GreaterServe
   await app.register(board.registerPlugin() as never, { prefix: "/queues" });
 
   // The dashboard: a few static files and the plotting libraries it draws with.
-  const page = (file: string, type: string) => async (_request: FastifyRequest, reply: FastifyReply) =>
-    reply.type(type).header("Cache-Control", "no-cache").send(readFileSync(join(WEB, file)));
+  // Read once here, not per request; the plotting builds (a few hundred kB each) on first use.
+  const page = (file: string, type: string) => {
+    const body = readFileSync(join(WEB, file));
+    return async (_request: FastifyRequest, reply: FastifyReply) => reply.type(type).header("Cache-Control", "no-cache").send(body);
+  };
+  const vendorFiles = new Map<string, Buffer>();
   app.get("/", page("index.html", "text/html; charset=utf-8"));
   app.get("/app.js", page("app.js", "text/javascript; charset=utf-8"));
   app.get("/app.css", page("app.css", "text/css; charset=utf-8"));
   app.get("/vendor/:file", async (request, reply) => {
     const target = VENDOR[(request.params as { file: string }).file];
     if (!target) throw new HttpError(404, "no such file");
-    return reply.type("text/javascript; charset=utf-8").header("Cache-Control", "max-age=86400").send(readFileSync(join(dirname(require.resolve(target[0])), target[1])));
+    const file = (request.params as { file: string }).file;
+    if (!vendorFiles.has(file)) vendorFiles.set(file, readFileSync(join(dirname(require.resolve(target[0])), target[1])));
+    return reply.type("text/javascript; charset=utf-8").header("Cache-Control", "max-age=86400").send(vendorFiles.get(file));
   });
 
   // What the dashboard's form submits: the shipped tiny model on its own task, given inline.
