@@ -7,6 +7,21 @@ export {
   type OptimizeOptions,
   type TextFunctions,
 } from "./greater.js";
+export {
+  evaluationsOf,
+  gcgSearch,
+  greaterWithoutFluency,
+  initialPrompt,
+  METHOD_CONFIG,
+  METHOD_LABELS,
+  METHODS,
+  randomSearch,
+  runMethod,
+  type Method,
+  type MethodOptions,
+  type MethodRun,
+  type SearchMethod,
+} from "./baselines.js";
 export { devEvaluator, type PromptEvaluator } from "./evaluation.js";
 export {
   DEFAULT_CONFIG,
