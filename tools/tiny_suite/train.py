@@ -6,8 +6,8 @@ suite.py, with the suite's shared byte-level BPE tokenizer, and write the suite'
     python3 tools/tiny_suite/study.py                 # measures every prompt word, writes the READMEs
 
 The tokenizer and the splits depend only on --data-seed, so both models share them (checked by
-study.py).  Everything is seeded and runs on one thread: a rerun with the same torch build gives the
-same files.  Both trainings can run at once on a 2-core machine.
+study.py).  Everything is seeded (weights, example order, tokenizer, splits); with --threads 1 both trainings
+can run at once on a 2-core machine.
 """
 
 import argparse
