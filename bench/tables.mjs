@@ -22,7 +22,7 @@ const USAGE = `usage: npm run bench:tables -- [options]
 
   --models a,b        model folders under models/ (default: suite-llama,suite-qwen2)
   --families a,b      task families of bench/suite/ (default: all five)
-  --seeds N           seeds 0..N-1 (default: 3)
+  --seeds N           seeds 0..N-1 (default: 5)
   --steps N           steps per search (default: 6)
   --train N           train examples per search, drawn per seed from the family's train file (default: 16)
   --threads N         CPU threads (default: 2)
@@ -36,7 +36,7 @@ function options() {
     options: {
       models: { type: "string", default: "suite-llama,suite-qwen2" },
       families: { type: "string" },
-      seeds: { type: "string", default: "3" },
+      seeds: { type: "string", default: "5" },
       steps: { type: "string", default: "6" },
       train: { type: "string", default: "16" },
       threads: { type: "string", default: "2" },
