@@ -158,7 +158,7 @@ def random_terms(rng):
     return rng.sample(range(1, 10), rng.randint(MIN_TERMS, MAX_TERMS))
 
 
-def random_prompt(rng):
+def random_prompt(rng, words=None, weights=None):
     """A prompt as a list of token strings: i.i.d. words, some commas, sentence ends '.'.
 
     The words are i.i.d. so that the model's next-token distribution at any prompt position is
@@ -166,6 +166,8 @@ def random_prompt(rng):
     Sentence ends: a prompt usually ends with '.', sometimes not, and may hold several sentences
     (the optimizer wraps around after a '.').  '_' fillers appear as the optimizer writes them.
     """
+    if words is None:                                # this task's table; tools/tiny_suite passes its own
+        words, weights = _WORDS, _WEIGHTS
     if rng.random() < 0.04:
         return []                                    # "no prompt"
     n = rng.randint(1, MAX_PROMPT_WORDS)
@@ -174,7 +176,7 @@ def random_prompt(rng):
         if rng.random() < FILLER_RATE:
             out.append(FILLER)
             continue
-        w = rng.choices(_WORDS, _WEIGHTS)[0]
+        w = rng.choices(words, weights)[0]
         if w == "," and (not out or out[-1] in (",", ".")):
             w = " the"                               # no leading or doubled punctuation
         out.append(w)

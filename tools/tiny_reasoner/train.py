@@ -146,16 +146,20 @@ class Builder:
         return ids, weights
 
     def batch(self, rng, size, splits_seen):
-        rows = [self.example(rng, splits_seen) for _ in range(size)]
-        n = max(len(ids) for ids, _ in rows)
-        inp = torch.full((size, n), self.pad, dtype=torch.long)
-        wts = torch.zeros((size, n))
-        att = torch.zeros((size, n), dtype=torch.long)
-        for b, (ids, w) in enumerate(rows):
-            inp[b, :len(ids)] = torch.tensor(ids)
-            att[b, :len(ids)] = 1
-            wts[b, :len(ids)] = torch.tensor(w)
-        return inp, att, wts
+        return pad_rows([self.example(rng, splits_seen) for _ in range(size)], self.pad)
+
+
+def pad_rows(rows, pad):
+    """(ids, weights) rows, right-padded into input ids, attention mask and loss weights."""
+    size, n = len(rows), max(len(ids) for ids, _ in rows)
+    inp = torch.full((size, n), pad, dtype=torch.long)
+    wts = torch.zeros((size, n))
+    att = torch.zeros((size, n), dtype=torch.long)
+    for b, (ids, w) in enumerate(rows):
+        inp[b, :len(ids)] = torch.tensor(ids)
+        att[b, :len(ids)] = 1
+        wts[b, :len(ids)] = torch.tensor(w)
+    return inp, att, wts
 
 
 # ------------------------------------------------------------------------------------------
@@ -221,6 +225,42 @@ def greedy_generate(model, seqs, eot, pad, max_new):
 
 
 # ------------------------------------------------------------------------------------------
+def train_loop(model, next_batch, steps, lr, warm=100):
+    """AdamW (decay on matrices only), linear warm-up then cosine decay to 5 %, weighted next-token loss,
+    gradient clipping at 1.  Returns (wall seconds, CPU seconds)."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.98), eps=1e-8)
+
+    def lr_at(step):   # linear warm-up, cosine decay to 5 %
+        if step < warm:
+            return lr * (step + 1) / warm
+        p = (step - warm) / max(1, steps - warm)
+        return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    model.train()
+    t_train, c_train = time.time(), time.process_time()
+    ema = None
+    for step in range(steps):
+        inp, att, wts = next_batch()
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        logits = model(input_ids=inp, attention_mask=att).logits[:, :-1]
+        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), inp[:, 1:].reshape(-1),
+                                                reduction="none").view_as(wts[:, 1:])
+        loss = (nll * wts[:, 1:]).sum() / wts[:, 1:].sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if step % 100 == 0 or step == steps - 1:
+            print(f"step {step:5d}  loss {ema:.4f}  lr {lr_at(step):.2e}  {time.time() - t_train:6.0f}s", flush=True)
+    return time.time() - t_train, time.process_time() - c_train
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
@@ -257,39 +297,8 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params} parameters", flush=True)
 
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.98), eps=1e-8)
-    warm = 100
-
-    def lr_at(step):   # linear warm-up, cosine decay to 5 %
-        if step < warm:
-            return args.lr * (step + 1) / warm
-        p = (step - warm) / max(1, args.steps - warm)
-        return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
-
     rng = random.Random(args.seed + 1)
-    model.train()
-    t_train, c_train = time.time(), time.process_time()
-    ema = None
-    for step in range(args.steps):
-        inp, att, wts = bld.batch(rng, args.batch, seen)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step)
-        logits = model(input_ids=inp, attention_mask=att).logits[:, :-1]
-        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), inp[:, 1:].reshape(-1),
-                                                reduction="none").view_as(wts[:, 1:])
-        loss = (nll * wts[:, 1:]).sum() / wts[:, 1:].sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
-        if step % 100 == 0 or step == args.steps - 1:
-            print(f"step {step:5d}  loss {ema:.4f}  lr {lr_at(step):.2e}  {time.time() - t_train:6.0f}s", flush=True)
-    train_s, train_cpu = time.time() - t_train, time.process_time() - c_train
+    train_s, train_cpu = train_loop(model, lambda: bld.batch(rng, args.batch, seen), args.steps, args.lr)
 
     model.eval()
     dev = splits["dev"]
@@ -305,48 +314,55 @@ def main():
     save(args, model, tok, bld, splits, n_params, times, quick)
 
 
-def save(args, model, tok, bld, splits, n_params, times, quick):
-    os.makedirs(os.path.join(args.out, "task"), exist_ok=True)
-    model.generation_config.bos_token_id = tok.token_to_id(task.BOS)
-    model.generation_config.eos_token_id = [bld.eot, tok.token_to_id(task.EOS_TEXT)]
-    model.generation_config.pad_token_id = bld.pad
+def write_model_and_tokenizer(out, model, tok, bos, eot, pad, extra, eos_text, max_new_tokens):
+    """The model (safetensors, config with a top-level rope_theta, greedy generation config) and the tokenizer
+    files with the Llama-3-style chat template, in the layout both transformers and the JS loader read."""
+    model.generation_config.bos_token_id = tok.token_to_id(bos)
+    model.generation_config.eos_token_id = [tok.token_to_id(eot), tok.token_to_id(eos_text)]
+    model.generation_config.pad_token_id = tok.token_to_id(pad)
     model.generation_config.do_sample = False
-    model.generation_config.max_new_tokens = 40
-    model.save_pretrained(args.out, safe_serialization=True)
+    model.generation_config.max_new_tokens = max_new_tokens
+    model.save_pretrained(out, safe_serialization=True)
     # transformers 5 writes RoPE's theta only under "rope_parameters"; loaders written against the
     # older layout (e.g. a hand-written libtorch one) look for a top-level "rope_theta".
-    cfg_path = os.path.join(args.out, "config.json")
+    cfg_path = os.path.join(out, "config.json")
     with open(cfg_path) as f:
         mcfg = json.load(f)
     mcfg["rope_theta"] = model.config.rope_parameters["rope_theta"]
     with open(cfg_path, "w") as f:
         json.dump(mcfg, f, indent=2)
 
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=task.BOS, eos_token=task.EOT,
-                                   pad_token=task.PAD, model_max_length=256,
-                                   additional_special_tokens=[task.SH, task.EH, task.EOS_TEXT])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eot,
+                                   pad_token=pad, model_max_length=256,
+                                   additional_special_tokens=extra)
     fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(args.out)
+    fast.save_pretrained(out)
     # Keep the chat template inside tokenizer_config.json (some loaders, e.g. the JS side, read it
     # only from there), whatever this transformers version does with chat_template.jinja.
-    cfg_path = os.path.join(args.out, "tokenizer_config.json")
+    cfg_path = os.path.join(out, "tokenizer_config.json")
     with open(cfg_path) as f:
         tcfg = json.load(f)
     tcfg["chat_template"] = CHAT_TEMPLATE
-    tcfg["bos_token"], tcfg["eos_token"], tcfg["pad_token"] = task.BOS, task.EOT, task.PAD
+    tcfg["bos_token"], tcfg["eos_token"], tcfg["pad_token"] = bos, eot, pad
     tcfg["add_bos_token"] = False        # the chat template writes <|begin_of_text|> itself
     tcfg["tokenizer_class"] = "PreTrainedTokenizerFast"
     # The older, widely read key (transformers 4.x reads "extra_special_tokens" as a dict).
     tcfg.pop("extra_special_tokens", None)
-    tcfg["additional_special_tokens"] = [task.SH, task.EH, task.EOS_TEXT]
+    tcfg["additional_special_tokens"] = extra
     with open(cfg_path, "w") as f:
         json.dump(tcfg, f, indent=2, ensure_ascii=False)
-    jinja = os.path.join(args.out, "chat_template.jinja")
+    jinja = os.path.join(out, "chat_template.jinja")
     if os.path.exists(jinja):
         os.remove(jinja)
-    with open(os.path.join(args.out, "special_tokens_map.json"), "w") as f:
-        json.dump({"bos_token": task.BOS, "eos_token": task.EOT, "pad_token": task.PAD,
-                   "additional_special_tokens": [task.SH, task.EH, task.EOS_TEXT]}, f, indent=2)
+    with open(os.path.join(out, "special_tokens_map.json"), "w") as f:
+        json.dump({"bos_token": bos, "eos_token": eot, "pad_token": pad,
+                   "additional_special_tokens": extra}, f, indent=2)
+
+
+def save(args, model, tok, bld, splits, n_params, times, quick):
+    os.makedirs(os.path.join(args.out, "task"), exist_ok=True)
+    write_model_and_tokenizer(args.out, model, tok, bos=task.BOS, eot=task.EOT, pad=task.PAD,
+                              extra=[task.SH, task.EH, task.EOS_TEXT], eos_text=task.EOS_TEXT, max_new_tokens=40)
 
     for name, rows in splits.items():
         with open(os.path.join(args.out, "task", f"{name}.jsonl"), "w") as f:

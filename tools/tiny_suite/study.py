@@ -142,7 +142,7 @@ def readme(arch, results, training, seconds):
              f"SwiGLU {training['ffn']}, RoPE theta 10000, vocabulary {training['vocab_size']}"
              + (" (Qwen2: q/k/v biases)" if arch == "qwen2" else ""),
              f"- training: {training['steps']} steps x {training['batch']} sequences, AdamW lr {training['lr']} (warm-up, cosine), "
-             f"seed {training['seed']}, data seed {training['data_seed']}, {training['threads']} CPU thread (torch {training['torch']}): "
+             f"seed {training['seed']}, data seed {training['data_seed']}, {training['threads']} CPU thread{'s' if training['threads'] > 1 else ''} (torch {training['torch']}): "
              f"{training['train_cpu_seconds'] / 60:.1f} min of CPU time, {training['train_seconds'] / 60:.1f} min of wall time "
              "on this 2-core machine (seeded; two runs have not been compared byte for byte)",
              f"- `model.safetensors` sha256 `{training['sha256'][:16]}...`; tokenizer.json sha256 "

@@ -21,7 +21,15 @@ to neutral words, a hasty word and two other families' words: the optimizer's to
 but they are a minority of its candidates, and they are never its most likely words.
 """
 
+import importlib.util
+import os
 import random
+
+# tiny-reasoner's task module (its prompt sampler), loaded by path: both folders are scripts, not a package.
+_spec = importlib.util.spec_from_file_location(
+    "tiny_reasoner_task", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tiny_reasoner", "task.py"))
+_tiny_task = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_tiny_task)
 
 EXTRACTOR = "Therefore, the final answer is $"
 HASTY_REASONING = "No steps."
@@ -34,7 +42,6 @@ SPECIAL_TOKENS = [BOS, EOS_TEXT, SH, EH, EOT, PAD]
 INITIAL_PROMPT = " the answer and think."
 MAX_NEW_TOKENS = 40
 MIN_STEPS, MAX_STEPS = 2, 4
-MAX_PROMPT_WORDS = 12
 
 FAMILIES = ["arithmetic", "navigate", "boolean", "counting", "ordering"]
 PROCESS = {"arithmetic": " step", "navigate": " track", "boolean": " logic", "counting": " count", "ordering": " rules"}
@@ -55,7 +62,6 @@ TAIL_NEUTRAL = [" " + w for w in (
     "mind words plan idea sense").split()]
 TAIL_WEIGHT = 0.55
 COMMA_WEIGHT = 2.0
-FILLER_RATE = 0.02
 NEUTRAL_WORDS = list(TOP_NEUTRAL) + TAIL_NEUTRAL
 PROMPT_WORDS = NEUTRAL_WORDS + GOOD_WORDS + HASTY     # every one must be a single token
 
@@ -86,25 +92,10 @@ _UNIGRAMS = {f: unigram(f) for f in FAMILIES}
 
 
 def random_prompt(rng, family):
-    """A prompt as a list of token strings: i.i.d. words from the family's table, commas, sentence ends."""
-    if rng.random() < 0.04:
-        return []
+    """A prompt as a list of token strings: i.i.d. words from the family's table, commas, sentence ends
+    (tiny-reasoner's prompt sampler, whose lengths and rates the suite shares, over the family's table)."""
     words, weights = _UNIGRAMS[family]
-    n = rng.randint(1, MAX_PROMPT_WORDS)
-    out = []
-    for k in range(n):
-        if rng.random() < FILLER_RATE:
-            out.append(FILLER)
-            continue
-        w = rng.choices(words, weights)[0]
-        if w == "," and (not out or out[-1] in (",", ".")):
-            w = " the"
-        out.append(w)
-        if k < n - 1 and out[-1] not in (",", ".", FILLER) and rng.random() < 0.06:
-            out.append(".")
-    if out and out[-1] not in (",", ".") and rng.random() < 0.75:
-        out.append(".")
-    return out
+    return _tiny_task.random_prompt(rng, words, weights)
 
 
 # ---- the families: question, written steps (results), hasty guess -------------------------------------

@@ -107,35 +107,24 @@ export async function runMethod(
   return { method, prompt: result.bestPrompt, result, evaluations: evaluationsOf(result), seconds: (performance.now() - started) / 1000 };
 }
 
-/** Random search: GReaTer's proposal and selection, with the re-scored candidates drawn at random. */
-export function randomSearch(
+type SearchCall = (
   model: LanguageModel,
   tokenizer: ModelTokenizer,
   task: OptimizationTask,
   config: Partial<GreaterConfig>,
-  options: MethodOptions = {},
-): Promise<MethodRun> {
-  return runMethod("random-search", model, tokenizer, task, config, options);
-}
+  options?: MethodOptions,
+) => Promise<MethodRun>;
+
+const searchWith =
+  (method: SearchMethod): SearchCall =>
+  (model, tokenizer, task, config, options = {}) =>
+    runMethod(method, model, tokenizer, task, config, options);
+
+/** Random search: GReaTer's proposal and selection, with the re-scored candidates drawn at random. */
+export const randomSearch: SearchCall = searchWith("random-search");
 
 /** GCG-style search: the gradient with the answer right after the prompt, no reasoning in between. */
-export function gcgSearch(
-  model: LanguageModel,
-  tokenizer: ModelTokenizer,
-  task: OptimizationTask,
-  config: Partial<GreaterConfig>,
-  options: MethodOptions = {},
-): Promise<MethodRun> {
-  return runMethod("gcg", model, tokenizer, task, config, options);
-}
+export const gcgSearch: SearchCall = searchWith("gcg");
 
 /** GReaTer without the fluency (prompt perplexity) term. */
-export function greaterWithoutFluency(
-  model: LanguageModel,
-  tokenizer: ModelTokenizer,
-  task: OptimizationTask,
-  config: Partial<GreaterConfig>,
-  options: MethodOptions = {},
-): Promise<MethodRun> {
-  return runMethod("greater-no-fluency", model, tokenizer, task, config, options);
-}
+export const greaterWithoutFluency: SearchCall = searchWith("greater-no-fluency");
