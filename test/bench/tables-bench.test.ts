@@ -79,6 +79,14 @@ it("npm run bench:tables on one family and one seed: every method, held-out scor
     expect(of("random-search").evaluations).toBeLessThanOrEqual(of("greater").evaluations);
     for (const method of ["greater", "random-search", "gcg", "greater-no-fluency"]) expect(of(method).steps).toBeGreaterThan(0);
   }
+  // The engine's score of the initial prompt is transformers' (tools/tiny_suite/study.py, the same test file).
+  for (const model of out.models) {
+    const study = JSON.parse(readFileSync(join(root, "models", model, "study.json"), "utf8"));
+    const initial = study.families.counting.prompts.find((p: { label: string }) => p.label === "neutral (initial)");
+    const ours = out.runs.find((r: { model: string; method: string }) => r.model === model && r.method === "initial-prompt");
+    expect(initial.text).toBe(out.suite.initialPrompt);
+    expect(ours.test.accuracy).toBeCloseTo(initial.accuracy, 12);
+  }
   expect(out.transfers.map((t: { from: string; to: string }) => `${t.from}→${t.to}`)).toEqual(["suite-llama→suite-qwen2", "suite-qwen2→suite-llama"]);
   for (const t of out.transfers) {
     const source = out.runs.find((r: { model: string; method: string }) => r.model === t.from && r.method === "greater");
