@@ -118,6 +118,10 @@ def study(arch):
         for label, words in variants(family):
             m = measure(model, bld, rows, words)
             results[family]["prompts"].append({"label": label, "text": "".join(words), **m})
+        # Every other neutral word, in the same slot: accuracy only (the table above has the sample in full).
+        results[family]["neutral_words"] = {
+            w.strip(): round(measure(model, bld, rows, [w, " answer", " and", " think", "."])["accuracy"], 4)
+            for w in suite.NEUTRAL_WORDS if w not in NEUTRAL_SAMPLE}
         print(arch, family, [(p["label"], round(p["accuracy"], 3)) for p in results[family]["prompts"][:3]], flush=True)
     return results
 
@@ -181,6 +185,15 @@ def readme(arch, results, training, seconds):
             steps = " / ".join(f"{100 * v:.0f}" for v in p["by_steps"].values())
             lines.append(f"| {p['label']} | `{p['text']}` | **{100 * p['accuracy']:.1f}** | {steps} | {100 * p['steps_written']:.0f} % |")
         lines.append("")
+    words = list(results[suite.FAMILIES[0]]["neutral_words"])
+    lines += ["### Every other neutral word", "",
+              "Accuracy (%) with the word in the first slot of the initial prompt (` WORD answer and think.`), per family; "
+              "the initial prompt itself scores " + ", ".join(
+                  f"{100 * results[f]['prompts'][1]['accuracy']:.1f} ({f})" for f in suite.FAMILIES) + ".", "",
+              "| word | " + " | ".join(suite.FAMILIES) + " |", "| --- |" + " --- |" * len(suite.FAMILIES)]
+    for w in words:
+        lines.append(f"| `{w}` | " + " | ".join(f"{100 * results[f]['neutral_words'][w]:.1f}" for f in suite.FAMILIES) + " |")
+    lines.append("")
     lines += ["## Reproduce", "",
               "```",
               "python3 tools/tiny_suite/train.py --arch llama   # models/suite-llama and bench/suite/",
