@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { evaluate, loadCustomTask, loadModel, loadTokenizer, setThreads } from "../dist/index.js";
 import { evaluateText } from "../dist/tasks/index.js";
-import { initialPrompt, METHOD_LABELS, runMethod } from "../dist/optimizer/index.js";
+import { initialPrompt, METHOD_LABELS, METHODS, runMethod } from "../dist/optimizer/index.js";
 import { editDistance, markdown, spliceReadme, summarise } from "./lib/tables.mjs";
 import { positiveInteger } from "./lib/options.mjs";
 
@@ -74,7 +74,16 @@ function options() {
   };
 }
 
+const tasks = new Map();
+
+/** The family's task for a seed, loaded once and shared by every model and the transfer. */
 function familyTask(suite, family, seed, trainSize) {
+  const key = `${family}:${seed}`;
+  if (!tasks.has(key)) tasks.set(key, loadFamilyTask(suite, family, seed, trainSize));
+  return tasks.get(key);
+}
+
+function loadFamilyTask(suite, family, seed, trainSize) {
   const dir = join(root, "bench", "suite", family);
   return loadCustomTask({
     name: `suite:${family}`,
@@ -84,6 +93,11 @@ function familyTask(suite, family, seed, trainSize) {
     seed,
     sizes: { train: trainSize },
   });
+}
+
+/** What the results keep of an evaluation. */
+function score(test) {
+  return { accuracy: test.accuracy, correct: test.correct, total: test.total };
 }
 
 function log(line) {
@@ -100,7 +114,7 @@ async function main() {
   }
   const { suite, families, models, steps, trainSize } = opts;
   const seeds = Array.from({ length: opts.seeds }, (_, i) => i);
-  const methods = ["initial-prompt", "greater", "random-search", "gcg", "greater-no-fluency"];
+  const methods = [...METHODS];
   setThreads(opts.threads);
   const started = Date.now();
 
@@ -122,7 +136,7 @@ async function main() {
         if (initialTest === null) {
           // The initial prompt does not depend on the seed (the test file is used whole): scored once.
           const test = await evaluate(model, tokenizer, task, initialIds, "test", evalOptions);
-          initialTest = { accuracy: test.accuracy, correct: test.correct, total: test.total };
+          initialTest = score(test);
         }
         runs.push({ model: name, family, seed, method: "initial-prompt", prompt: suite.initialPrompt, promptIds: initialIds, editsFromInitial: 0, steps: 0, evaluations: 0, seconds: 0, test: initialTest });
         let budget;
@@ -148,7 +162,7 @@ async function main() {
             evaluations: run.evaluations,
             seconds: run.seconds,
             testSeconds: (performance.now() - evalStarted) / 1000,
-            test: { accuracy: test.accuracy, correct: test.correct, total: test.total },
+            test: score(test),
           };
           runs.push(record);
           log(`${name} ${family} seed ${seed} ${METHOD_LABELS[method].padEnd(26)} ${JSON.stringify(record.prompt).padEnd(44)} test ${(100 * test.accuracy).toFixed(1)}% (${record.steps} steps, ${record.evaluations} evaluations, ${record.seconds.toFixed(1)} s)`);
@@ -168,7 +182,7 @@ async function main() {
           const task = familyTask(suite, family, seed, trainSize);
           // By text, encoded with the target's tokenizer, as a user would carry a prompt over.
           const test = await evaluateText(model, tokenizer, task, source.prompt, "test", evalOptions);
-          transfers.push({ from, to, family, seed, prompt: source.prompt, test: { accuracy: test.accuracy, correct: test.correct, total: test.total } });
+          transfers.push({ from, to, family, seed, prompt: source.prompt, test: score(test) });
           log(`transfer ${from} → ${to} ${family} seed ${seed} ${JSON.stringify(source.prompt)} test ${(100 * test.accuracy).toFixed(1)}%`);
         }
       }

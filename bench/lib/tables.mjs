@@ -76,10 +76,10 @@ export function summarise(results) {
       steps: meanSd(these.map((r) => r.steps)),
     };
   }
-  return { table1, averages, transfer, time, targets: targets(results, table1, averages, transfer) };
+  return { table1, averages, transfer, time, targets: targets(results, averages, transfer) };
 }
 
-function targets(results, table1, averages, transfer) {
+function targets(results, averages, transfer) {
   const { models, families, methods, runs } = results;
   const bestOnEachModel = Object.fromEntries(
     models.map((model) => {

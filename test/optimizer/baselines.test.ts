@@ -86,5 +86,6 @@ describe("the comparison methods", () => {
   it("refuses an unknown method and a bad budget", async () => {
     await expect(runMethod("beam" as Method, model, tokenizer, task, config)).rejects.toThrow(/unknown method "beam"/);
     await expect(runMethod("random-search", model, tokenizer, task, config, { evaluationBudget: -1 })).rejects.toThrow(/evaluationBudget/);
+    await expect(runMethod("random-search", model, tokenizer, task, config, { evaluationBudget: 0 })).rejects.toThrow(/evaluationBudget must be a positive integer, got 0/);
   });
 });

@@ -53,7 +53,7 @@ export interface MethodRun {
 
 export interface MethodOptions extends OptimizeOptions {
   /**
-   * Stop once this many regenerated-reasoning evaluations are spent, e.g. the number GReaTer used on the same
+   * Stop once this many (at least 1) regenerated-reasoning evaluations are spent, e.g. the number GReaTer used on the same
    * task and seed, so that random search gets the same budget (it also stops at the loop's own rules).
    */
   evaluationBudget?: number;
@@ -90,18 +90,17 @@ export async function runMethod(
   }
   if (!(method in METHOD_CONFIG)) throw new RangeError(`unknown method ${JSON.stringify(method)}; one of ${METHODS.join(", ")}`);
   const budget = options.evaluationBudget;
-  if (budget !== undefined && (!Number.isInteger(budget) || budget < 0)) {
-    throw new RangeError(`evaluationBudget must be a non-negative integer, got ${budget}`);
+  // A search returns its best prompt after at least one step, so a budget below one step's worth is no budget.
+  if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) {
+    throw new RangeError(`evaluationBudget must be a positive integer, got ${budget}`);
   }
   const started = performance.now();
   const optimizer = new GreaterOptimizer(model, tokenizer, task, { ...config, ...METHOD_CONFIG[method] }, options);
   let spent = 0;
-  if (budget === undefined || budget > 0) {
-    for await (const event of optimizer) {
-      options.onProgress?.(event);
-      if (event.type === "step") spent += evaluationsIn(event);
-      if (budget !== undefined && spent >= budget) break;
-    }
+  for await (const event of optimizer) {
+    options.onProgress?.(event);
+    if (event.type === "step") spent += evaluationsIn(event);
+    if (budget !== undefined && spent >= budget) break;
   }
   const result = await optimizer.result();
   return { method, prompt: result.bestPrompt, result, evaluations: evaluationsOf(result), seconds: (performance.now() - started) / 1000 };
